@@ -103,7 +103,9 @@ impl NetSet {
         self.nets.is_empty()
     }
     pub fn contains(&self, a: Addr) -> bool {
-        self.nets.iter().any(|(n, len)| n.v6 == a.v6 && prefix_eq(&n.bytes, &a.bytes, *len))
+        self.nets
+            .iter()
+            .any(|(n, len)| n.v6 == a.v6 && prefix_eq(&n.bytes, &a.bytes, *len))
     }
     pub fn iter(&self) -> impl Iterator<Item = (Addr, u8)> + '_ {
         self.nets.iter().copied()

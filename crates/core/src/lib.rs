@@ -151,9 +151,34 @@ pub struct FlowRecord {
     pub app_proto: Option<&'static str>,
 }
 
+/// Flows the table did not keep one by one, summed per destination.
+///
+/// Under a flood of one-packet flows (spoofed SYNs, random-source UDP) the
+/// table keeps the flows that matter and sheds the unanswered ones into these
+/// aggregates, so every packet and byte is still accounted for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShedAggregate {
+    /// The destination the shed flows went to; `None` for the overflow bucket
+    /// used when the aggregate table itself is full.
+    pub dest: Option<Addr>,
+    pub proto: u8,
+    pub flows: u64,
+    pub pkts: u64,
+    /// Frame bytes, as `bytes_toserver`.
+    pub bytes: u64,
+    pub ip_bytes: u64,
+    pub first: Nanos,
+    pub last: Nanos,
+    /// Distinct destination ports seen, saturating at 65535 (exact up to the
+    /// bitmap's capacity).
+    pub dest_ports: u32,
+}
+
 /// Where finished flows go. A sink is one module plus one line of registration.
 pub trait FlowSink {
     fn flow(&mut self, rec: &FlowRecord);
+    /// A shed aggregate, reported when the input ends.
+    fn shed(&mut self, _agg: &ShedAggregate) {}
 }
 
 impl<F: FnMut(&FlowRecord)> FlowSink for F {

@@ -1,1 +1,916 @@
-//! placeholder
+//! The flood-proof, bounded flow table.
+//!
+//! Why it exists: vigil must account every conversation exactly while a flood
+//! of millions of spoofed one-packet "flows" tries to push the real ones out.
+//! What it promises:
+//!
+//! - **One record per flow, whole totals.** A flow stays in the table until it
+//!   times out (or the input ends); it is never split by table pressure.
+//! - **Bounded memory.** Everything is sized from [`FlowConfig::memory`] up front.
+//! - **Admission by proof of life.** A new flow first lives as a one-packet
+//!   *candidate* in a set-associative array. Only a second packet promotes it
+//!   into the main table. A flood of unanswered one-packet flows therefore only
+//!   churns the candidate array, and when a candidate must be displaced to
+//!   admit another one, it is *shed*: summed into a per-destination
+//!   [`ShedAggregate`] and counted. Nothing is silently lost.
+//! - **Protected flows.** A flow that completed a TCP handshake or carried
+//!   payload both ways is never evicted to make room; when the main table is
+//!   full, unprotected flows are shed first, and only when every sampled flow
+//!   is protected is the stalest one ended early (reason `forced`, with its
+//!   whole totals), which takes ~1M concurrent real flows at the default bound.
+//!
+//! Time is capture time, passed in with each packet. Lookups run a batch at a
+//! time with cache prefetches, so a flood of cache misses overlaps.
+#![deny(unsafe_code)]
+
+mod config;
+mod key;
+mod prefetch;
+
+pub use config::{parse_size, FlowConfig, Timeouts, DEFAULT_FLOW_MEMORY, MIN_FLOW_MEMORY};
+pub use key::FlowKey;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use vigil_core::{
+    proto, tcp_flags as tf, Addr, DirCounters, EndReason, FlowRecord, FlowSink, FlowState, Nanos,
+    PacketInfo, ShedAggregate, NANOS_PER_SEC,
+};
+
+/// Counters of the table's work, reported in the final `stats` event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowStats {
+    /// Wire frames seen by the table.
+    pub packets: u64,
+    /// Distinct flows started (one per first packet of a key).
+    pub flows: u64,
+    /// Flows written out one by one.
+    pub flows_logged: u64,
+    /// Flows summed into shed aggregates instead.
+    pub flows_shed: u64,
+    pub shed_packets: u64,
+    pub shed_bytes: u64,
+    /// Candidates that got a second packet and entered the main table.
+    pub promoted: u64,
+    /// Unprotected main-table flows shed to make room.
+    pub evicted: u64,
+    /// Protected flows ended early because the main table was full of them.
+    pub forced: u64,
+    /// Sheds that went to the overflow aggregate because the aggregate table
+    /// itself was full.
+    pub aggregate_overflow: u64,
+    pub active_peak: u64,
+    pub candidates_peak: u64,
+    /// Bytes the table may use (its sizing), and the peak it did use.
+    pub memory_bound: u64,
+    pub memory_peak: u64,
+}
+
+const TCP_SYN_C: u8 = 1;
+const TCP_SYNACK_S: u8 = 2;
+const TCP_HANDSHAKE: u8 = 4;
+const TCP_FIN_C: u8 = 8;
+const TCP_FIN_S: u8 = 16;
+
+#[derive(Clone, Default)]
+struct Flow {
+    key: FlowKey,
+    hash: u64,
+    id: u64,
+    first: Nanos,
+    last: Nanos,
+    /// [to server, to client]
+    dir: [DirCounters; 2],
+    client_is_lo: bool,
+    state: FlowState,
+    tcp: u8,
+    icmp_type: u8,
+    icmp_code: u8,
+    protected: bool,
+    live: bool,
+}
+
+/// A one-packet flow candidate: one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Candidate {
+    key: FlowKey,
+    ts: Nanos,
+    wire_len: u32,
+    ip_len: u32,
+    /// Saturating: only an IPv6 jumbogram could exceed it.
+    payload_len: u16,
+    frames: u16,
+    tcp_flags: u8,
+    icmp_type: u8,
+    icmp_code: u8,
+    bits: u8,
+}
+const C_USED: u8 = 1;
+const C_SRC_LO: u8 = 2;
+/// Ways per candidate set: four keeps a legitimate one-packet flow safe from
+/// displacement unless four newer candidates land in its set before its reply.
+const WAYS: usize = 4;
+type Set = [Candidate; WAYS];
+
+/// Lookups prefetched ahead of the one being processed.
+const PREFETCH_AHEAD: usize = 8;
+/// Main-table entries examined to find one to make room.
+const EVICT_SAMPLE: usize = 32;
+/// Expiry runs every second of capture time over a slice of each table, so
+/// every flow is looked at within `SWEEP_SLICES` seconds of going idle.
+const SWEEP_SLICES: usize = 8;
+
+/// Shares of the memory bound: main table, candidates, aggregates (the rest
+/// is slack for the index's rounding to a power of two).
+const MAIN_SHARE: f64 = 0.55;
+const CAND_SHARE: f64 = 0.30;
+const AGG_SHARE: f64 = 0.05;
+
+struct Agg {
+    a: ShedAggregate,
+    /// Linear-counting bitmap of destination ports.
+    ports: [u64; 16],
+}
+
+impl Agg {
+    fn new(dest: Option<Addr>, proto: u8) -> Self {
+        Agg {
+            a: ShedAggregate {
+                dest,
+                proto,
+                flows: 0,
+                pkts: 0,
+                bytes: 0,
+                ip_bytes: 0,
+                first: Nanos::MAX,
+                last: 0,
+                dest_ports: 0,
+            },
+            ports: [0; 16],
+        }
+    }
+    fn add(&mut self, s: &Shed) {
+        self.a.flows += 1;
+        self.a.pkts += s.pkts;
+        self.a.bytes += s.bytes;
+        self.a.ip_bytes += s.ip_bytes;
+        self.a.first = self.a.first.min(s.first);
+        self.a.last = self.a.last.max(s.last);
+        let bit = (s.dport as usize).wrapping_mul(0x9e37) >> 6 & 1023;
+        self.ports[bit / 64] |= 1 << (bit % 64);
+    }
+    fn finish(&mut self) -> &ShedAggregate {
+        let set: u32 = self.ports.iter().map(|w| w.count_ones()).sum();
+        let m = 1024.0f64;
+        let zero = m - set as f64;
+        self.a.dest_ports = if zero < 1.0 {
+            65535
+        } else {
+            (m * (m / zero).ln()).round().min(65535.0) as u32
+        };
+        &self.a
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct FoldHasher(u64);
+impl Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+#[derive(Clone, Copy, Default)]
+struct BuildFold;
+impl BuildHasher for BuildFold {
+    type Hasher = FoldHasher;
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+/// One flow on its way into an aggregate.
+struct Shed {
+    dest: Addr,
+    proto: u8,
+    dport: u16,
+    pkts: u64,
+    bytes: u64,
+    ip_bytes: u64,
+    first: Nanos,
+    last: Nanos,
+}
+
+/// What the table needs of one packet.
+#[derive(Clone, Copy)]
+struct Pkt {
+    ts: Nanos,
+    src_lo: bool,
+    frames: u32,
+    wire_len: u32,
+    ip_len: u32,
+    payload_len: u32,
+    flags: u8,
+}
+
+impl Pkt {
+    fn of(p: &PacketInfo, src_lo: bool) -> Self {
+        Pkt {
+            ts: p.ts,
+            src_lo,
+            frames: p.frames.max(1),
+            wire_len: p.wire_len,
+            ip_len: p.ip_len,
+            payload_len: p.payload_len,
+            flags: p.tcp_flags,
+        }
+    }
+    fn of_candidate(c: &Candidate) -> Self {
+        Pkt {
+            ts: c.ts,
+            src_lo: c.bits & C_SRC_LO != 0,
+            frames: c.frames as u32,
+            wire_len: c.wire_len,
+            ip_len: c.ip_len,
+            payload_len: c.payload_len as u32,
+            flags: c.tcp_flags,
+        }
+    }
+}
+
+/// Whether the sender of a flow's first packet is its server: only when that
+/// packet is a SYN-ACK (the capture started mid-handshake).
+fn first_sender_is_server(proto: u8, flags: u8) -> bool {
+    proto == proto::TCP && flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK)
+}
+
+/// The bounded, flood-proof flow table. See the crate docs.
+pub struct FlowTable {
+    timeouts: Timeouts,
+    /// Open addressing, linear probing; entry = (hash low 32 bits) << 32 |
+    /// (slot + 1); 0 is empty. Load stays at or below one half.
+    index: Vec<u64>,
+    mask: usize,
+    flows: Vec<Flow>,
+    free: Vec<u32>,
+    max_flows: usize,
+    live: usize,
+    sets: Vec<Set>,
+    set_mask: usize,
+    candidates: usize,
+    aggs: Vec<Agg>,
+    agg_index: HashMap<(Addr, u8), u32, BuildFold>,
+    max_aggs: usize,
+    last_agg: Option<(Addr, u8, u32)>,
+    overflow: Option<Agg>,
+    now: Nanos,
+    next_sweep: Nanos,
+    main_cursor: usize,
+    set_cursor: usize,
+    evict_cursor: usize,
+    next_id: u64,
+    stats: FlowStats,
+    scratch: Vec<(FlowKey, bool, u64)>,
+}
+
+impl FlowTable {
+    pub fn new(cfg: &FlowConfig) -> Self {
+        let mem = cfg.memory.max(MIN_FLOW_MEMORY) as f64;
+        let flow_cost = std::mem::size_of::<Flow>() + 16;
+        let max_flows = ((mem * MAIN_SHARE) as usize / flow_cost).max(1024);
+        let index_len = (max_flows * 2).next_power_of_two();
+        let set_size = std::mem::size_of::<Set>();
+        let nsets = ((mem * CAND_SHARE) as usize / set_size).max(64);
+        // round down to a power of two
+        let nsets = 1usize << (usize::BITS - 1 - nsets.leading_zeros());
+        let agg_cost = std::mem::size_of::<Agg>() + 48;
+        let max_aggs = ((mem * AGG_SHARE) as usize / agg_cost).max(64);
+        let mut t = FlowTable {
+            timeouts: cfg.timeouts,
+            index: vec![0; index_len],
+            mask: index_len - 1,
+            flows: Vec::with_capacity(max_flows),
+            free: Vec::new(),
+            max_flows,
+            live: 0,
+            sets: vec![Set::default(); nsets],
+            set_mask: nsets - 1,
+            candidates: 0,
+            aggs: Vec::new(),
+            agg_index: HashMap::with_hasher(BuildFold),
+            max_aggs,
+            last_agg: None,
+            overflow: None,
+            now: 0,
+            next_sweep: 0,
+            main_cursor: 0,
+            set_cursor: 0,
+            evict_cursor: 0,
+            next_id: 0,
+            stats: FlowStats::default(),
+            scratch: Vec::new(),
+        };
+        t.stats.memory_bound = (index_len * 8
+            + max_flows * std::mem::size_of::<Flow>()
+            + nsets * set_size
+            + max_aggs * agg_cost) as u64;
+        t
+    }
+
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Flows in the main table now.
+    pub fn active(&self) -> usize {
+        self.live
+    }
+
+    /// Accounts a batch of packets (in capture order), writing flows that end
+    /// to `out`.
+    pub fn process_batch<S: FlowSink + ?Sized>(&mut self, pkts: &[PacketInfo], out: &mut S) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        scratch.extend(pkts.iter().map(|p| {
+            let (k, lo) = FlowKey::of(p);
+            (k, lo, k.hash())
+        }));
+        for s in scratch.iter().take(PREFETCH_AHEAD) {
+            self.prefetch(s.2);
+        }
+        for (i, p) in pkts.iter().enumerate() {
+            if let Some(s) = scratch.get(i + PREFETCH_AHEAD) {
+                self.prefetch(s.2);
+            }
+            let (k, lo, h) = scratch[i];
+            self.process_keyed(p, &k, lo, h, out);
+        }
+        self.scratch = scratch;
+    }
+
+    /// Accounts one packet.
+    pub fn process<S: FlowSink + ?Sized>(&mut self, p: &PacketInfo, out: &mut S) {
+        let (k, lo) = FlowKey::of(p);
+        let h = k.hash();
+        self.process_keyed(p, &k, lo, h, out);
+    }
+
+    #[inline]
+    fn prefetch(&self, h: u64) {
+        prefetch::prefetch(&self.index[h as usize & self.mask]);
+        let set = &self.sets[(h >> 32) as usize & self.set_mask];
+        for c in set.iter() {
+            prefetch::prefetch(c);
+        }
+    }
+
+    fn process_keyed<S: FlowSink + ?Sized>(
+        &mut self,
+        p: &PacketInfo,
+        key: &FlowKey,
+        src_lo: bool,
+        h: u64,
+        out: &mut S,
+    ) {
+        self.stats.packets += p.frames.max(1) as u64;
+        if p.ts > self.now {
+            self.now = p.ts;
+            if self.now >= self.next_sweep {
+                self.sweep(out);
+            }
+        }
+        let pkt = Pkt::of(p, src_lo);
+        if let Some(fi) = self.find(key, h) {
+            let f = &self.flows[fi];
+            let idle = p.ts.saturating_sub(f.last);
+            let reuse = f.state == FlowState::Closed
+                && p.tcp_flags & (tf::SYN | tf::ACK) == tf::SYN
+                && f.key.proto == proto::TCP;
+            if idle <= self.timeouts.for_state(f.key.proto, f.state) && !reuse {
+                Self::apply(&mut self.flows[fi], &pkt);
+                return;
+            }
+            self.end_flow(fi, EndReason::Timeout, out);
+        }
+        let si = (h >> 32) as usize & self.set_mask;
+        for w in 0..WAYS {
+            let c = self.sets[si][w];
+            if c.bits & C_USED != 0 && c.key == *key {
+                self.sets[si][w].bits = 0;
+                self.candidates -= 1;
+                let idle = p.ts.saturating_sub(c.ts);
+                if idle <= self.timeouts.for_state(key.proto, FlowState::New) {
+                    self.promote(&c, h, &pkt, p, out);
+                    return;
+                }
+                self.retire_candidate(&c, out);
+                break;
+            }
+        }
+        self.insert_candidate(si, p, key, src_lo, out);
+    }
+
+    fn insert_candidate<S: FlowSink + ?Sized>(
+        &mut self,
+        si: usize,
+        p: &PacketInfo,
+        key: &FlowKey,
+        src_lo: bool,
+        out: &mut S,
+    ) {
+        self.stats.flows += 1;
+        let mut victim = 0;
+        let mut oldest = Nanos::MAX;
+        let mut free = false;
+        for (w, c) in self.sets[si].iter().enumerate() {
+            if c.bits & C_USED == 0 {
+                victim = w;
+                free = true;
+                break;
+            }
+            if c.ts < oldest {
+                oldest = c.ts;
+                victim = w;
+            }
+        }
+        if free {
+            self.candidates += 1;
+            self.stats.candidates_peak = self.stats.candidates_peak.max(self.candidates as u64);
+        } else {
+            let old = self.sets[si][victim];
+            if p.ts.saturating_sub(old.ts) > self.timeouts.for_state(old.key.proto, FlowState::New)
+            {
+                self.retire_candidate(&old, out);
+            } else {
+                self.shed_candidate(&old);
+            }
+        }
+        let mut bits = C_USED;
+        if src_lo {
+            bits |= C_SRC_LO;
+        }
+        self.sets[si][victim] = Candidate {
+            key: *key,
+            ts: p.ts,
+            wire_len: p.wire_len,
+            ip_len: p.ip_len,
+            payload_len: p.payload_len.min(u16::MAX as u32) as u16,
+            frames: p.frames.clamp(1, u16::MAX as u32) as u16,
+            tcp_flags: p.tcp_flags,
+            icmp_type: p.icmp_type,
+            icmp_code: p.icmp_code,
+            bits,
+        };
+    }
+
+    /// The destination (server side) of a candidate.
+    fn candidate_dest(c: &Candidate) -> (Addr, u16) {
+        let src_lo = c.bits & C_SRC_LO != 0;
+        let client_lo = src_lo != first_sender_is_server(c.key.proto, c.tcp_flags);
+        let v6 = c.key.v6 != 0;
+        if client_lo {
+            (
+                Addr {
+                    bytes: c.key.hi,
+                    v6,
+                },
+                c.key.hi_port,
+            )
+        } else {
+            (
+                Addr {
+                    bytes: c.key.lo,
+                    v6,
+                },
+                c.key.lo_port,
+            )
+        }
+    }
+
+    /// Sums a displaced candidate into its destination's aggregate.
+    fn shed_candidate(&mut self, c: &Candidate) {
+        let (dest, dport) = Self::candidate_dest(c);
+        self.shed(&Shed {
+            dest,
+            proto: c.key.proto,
+            dport,
+            pkts: c.frames as u64,
+            bytes: c.wire_len as u64,
+            ip_bytes: c.ip_len as u64,
+            first: c.ts,
+            last: c.ts,
+        });
+    }
+
+    fn shed(&mut self, s: &Shed) {
+        self.stats.flows_shed += 1;
+        self.stats.shed_packets += s.pkts;
+        self.stats.shed_bytes += s.bytes;
+        let slot = match self.last_agg {
+            Some((a, p, i)) if a == s.dest && p == s.proto => Some(i as usize),
+            _ => match self.agg_index.get(&(s.dest, s.proto)) {
+                Some(&i) => Some(i as usize),
+                None if self.aggs.len() < self.max_aggs => {
+                    let i = self.aggs.len();
+                    self.aggs.push(Agg::new(Some(s.dest), s.proto));
+                    self.agg_index.insert((s.dest, s.proto), i as u32);
+                    Some(i)
+                }
+                None => None,
+            },
+        };
+        match slot {
+            Some(i) => {
+                self.last_agg = Some((s.dest, s.proto, i as u32));
+                self.aggs[i].add(s);
+            }
+            None => {
+                self.stats.aggregate_overflow += 1;
+                self.overflow
+                    .get_or_insert_with(|| Agg::new(None, 0))
+                    .add(s);
+            }
+        }
+    }
+
+    /// A candidate that timed out (or outlived the input): written as a
+    /// one-packet flow, unless its destination is already being shed to (it is
+    /// then part of that flood and joins its aggregate).
+    fn retire_candidate<S: FlowSink + ?Sized>(&mut self, c: &Candidate, out: &mut S) {
+        let (dest, _) = Self::candidate_dest(c);
+        if self.agg_index.contains_key(&(dest, c.key.proto)) {
+            self.shed_candidate(c);
+            return;
+        }
+        let mut f = Flow {
+            key: c.key,
+            client_is_lo: (c.bits & C_SRC_LO != 0)
+                != first_sender_is_server(c.key.proto, c.tcp_flags),
+            icmp_type: c.icmp_type,
+            icmp_code: c.icmp_code,
+            first: c.ts,
+            last: c.ts,
+            id: self.new_id(),
+            ..Flow::default()
+        };
+        Self::apply(&mut f, &Pkt::of_candidate(c));
+        let reason =
+            if self.now.saturating_sub(c.ts) > self.timeouts.for_state(c.key.proto, f.state) {
+                EndReason::Timeout
+            } else {
+                EndReason::Shutdown
+            };
+        self.stats.flows_logged += 1;
+        out.flow(&Self::record(&f, reason));
+    }
+
+    fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        // splitmix64: unique (a bijection of the counter) and well spread,
+        // like Suricata's hash-looking flow ids.
+        let mut z = self.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) & 0x7fff_ffff_ffff_ffff
+    }
+
+    fn promote<S: FlowSink + ?Sized>(
+        &mut self,
+        c: &Candidate,
+        h: u64,
+        pkt: &Pkt,
+        p: &PacketInfo,
+        out: &mut S,
+    ) {
+        let fi = self.alloc_flow(out);
+        self.stats.promoted += 1;
+        let id = self.new_id();
+        let f = &mut self.flows[fi];
+        *f = Flow {
+            key: c.key,
+            hash: h,
+            id,
+            first: c.ts,
+            last: c.ts,
+            client_is_lo: (c.bits & C_SRC_LO != 0)
+                != first_sender_is_server(c.key.proto, c.tcp_flags),
+            icmp_type: c.icmp_type,
+            icmp_code: c.icmp_code,
+            live: true,
+            ..Flow::default()
+        };
+        if c.icmp_type == 0 && c.icmp_code == 0 {
+            f.icmp_type = p.icmp_type;
+            f.icmp_code = p.icmp_code;
+        }
+        Self::apply(f, &Pkt::of_candidate(c));
+        Self::apply(f, pkt);
+        self.index_insert(h, fi);
+        self.live += 1;
+        self.stats.active_peak = self.stats.active_peak.max(self.live as u64);
+        let used = self.live * (std::mem::size_of::<Flow>() + 16)
+            + self.candidates * std::mem::size_of::<Candidate>()
+            + self.aggs.len() * std::mem::size_of::<Agg>()
+            + self.index.len() * 8;
+        self.stats.memory_peak = self.stats.memory_peak.max(used as u64);
+    }
+
+    /// A free main-table slot, making room if the table is full.
+    fn alloc_flow<S: FlowSink + ?Sized>(&mut self, out: &mut S) -> usize {
+        if let Some(i) = self.free.pop() {
+            return i as usize;
+        }
+        if self.flows.len() < self.max_flows {
+            self.flows.push(Flow::default());
+            return self.flows.len() - 1;
+        }
+        // Full: look at a sample for an expired flow, else the stalest
+        // unprotected one (shed), else the stalest protected one (forced).
+        let n = self.flows.len();
+        let mut best_unprot: Option<(Nanos, usize)> = None;
+        let mut best_prot: Option<(Nanos, usize)> = None;
+        for _ in 0..EVICT_SAMPLE {
+            self.evict_cursor = (self.evict_cursor + 0x9e37_79b1) % n;
+            let i = self.evict_cursor;
+            let f = &self.flows[i];
+            if !f.live {
+                continue;
+            }
+            if self.now.saturating_sub(f.last) > self.timeouts.for_state(f.key.proto, f.state) {
+                self.end_flow(i, EndReason::Timeout, out);
+                return self.free.pop().expect("a slot was just freed") as usize;
+            }
+            let best = if f.protected {
+                &mut best_prot
+            } else {
+                &mut best_unprot
+            };
+            if best.is_none_or(|(t, _)| f.last < t) {
+                *best = Some((f.last, i));
+            }
+        }
+        if let Some((_, i)) = best_unprot {
+            self.stats.evicted += 1;
+            self.shed_flow(i);
+        } else if let Some((_, i)) = best_prot {
+            self.stats.forced += 1;
+            self.end_flow(i, EndReason::Forced, out);
+        } else {
+            // every sampled slot was free: impossible with an empty free list
+            self.flows.push(Flow::default());
+            return self.flows.len() - 1;
+        }
+        self.free.pop().expect("a slot was just freed") as usize
+    }
+
+    /// Sums an unprotected main-table flow into its destination's aggregate.
+    fn shed_flow(&mut self, fi: usize) {
+        let r = Self::record(&self.flows[fi], EndReason::Forced);
+        self.shed(&Shed {
+            dest: r.server,
+            proto: r.proto,
+            dport: r.sport,
+            pkts: r.toserver.pkts + r.toclient.pkts,
+            bytes: r.toserver.bytes + r.toclient.bytes,
+            ip_bytes: r.toserver.ip_bytes + r.toclient.ip_bytes,
+            first: r.start,
+            last: r.end,
+        });
+        self.remove_flow(fi);
+    }
+
+    fn end_flow<S: FlowSink + ?Sized>(&mut self, fi: usize, reason: EndReason, out: &mut S) {
+        self.stats.flows_logged += 1;
+        out.flow(&Self::record(&self.flows[fi], reason));
+        self.remove_flow(fi);
+    }
+
+    fn remove_flow(&mut self, fi: usize) {
+        let h = self.flows[fi].hash;
+        self.index_remove(h, fi);
+        self.flows[fi].live = false;
+        self.free.push(fi as u32);
+        self.live -= 1;
+    }
+
+    fn record(f: &Flow, reason: EndReason) -> FlowRecord {
+        let v6 = f.key.v6 != 0;
+        let lo = Addr {
+            bytes: f.key.lo,
+            v6,
+        };
+        let hi = Addr {
+            bytes: f.key.hi,
+            v6,
+        };
+        let (client, server, cport, sport) = if f.client_is_lo {
+            (lo, hi, f.key.lo_port, f.key.hi_port)
+        } else {
+            (hi, lo, f.key.hi_port, f.key.lo_port)
+        };
+        FlowRecord {
+            flow_id: f.id,
+            client,
+            server,
+            cport,
+            sport,
+            proto: f.key.proto,
+            vlan: f.key.vlan,
+            icmp_type: f.icmp_type,
+            icmp_code: f.icmp_code,
+            start: f.first,
+            end: f.last,
+            toserver: f.dir[0],
+            toclient: f.dir[1],
+            state: f.state,
+            reason,
+            app_proto: None,
+        }
+    }
+
+    #[inline]
+    fn apply(f: &mut Flow, p: &Pkt) {
+        let d = (p.src_lo != f.client_is_lo) as usize;
+        let c = &mut f.dir[d];
+        c.pkts += p.frames as u64;
+        c.bytes += p.wire_len as u64;
+        c.ip_bytes += p.ip_len as u64;
+        c.payload_bytes += p.payload_len as u64;
+        c.tcp_flags |= p.flags;
+        f.first = f.first.min(p.ts);
+        f.last = f.last.max(p.ts);
+        if f.key.proto == proto::TCP {
+            let fl = p.flags;
+            if fl & tf::SYN != 0 {
+                if fl & tf::ACK == 0 && d == 0 {
+                    f.tcp |= TCP_SYN_C;
+                } else if fl & tf::ACK != 0 && d == 1 {
+                    f.tcp |= TCP_SYNACK_S;
+                }
+            } else if fl & tf::ACK != 0 && d == 0 && f.tcp & TCP_SYNACK_S != 0 {
+                f.tcp |= TCP_HANDSHAKE;
+                if f.state == FlowState::New {
+                    f.state = FlowState::Established;
+                }
+            }
+            if fl & tf::FIN != 0 {
+                f.tcp |= if d == 0 { TCP_FIN_C } else { TCP_FIN_S };
+            }
+            if fl & tf::RST != 0 || f.tcp & (TCP_FIN_C | TCP_FIN_S) == TCP_FIN_C | TCP_FIN_S {
+                f.state = FlowState::Closed;
+            }
+        }
+        let both_payload = f.dir[0].payload_bytes > 0 && f.dir[1].payload_bytes > 0;
+        if f.state == FlowState::New
+            && (both_payload
+                || (f.key.proto != proto::TCP && f.dir[0].pkts > 0 && f.dir[1].pkts > 0))
+        {
+            f.state = FlowState::Established;
+        }
+        f.protected = f.tcp & TCP_HANDSHAKE != 0 || both_payload;
+    }
+
+    #[inline]
+    fn find(&self, key: &FlowKey, h: u64) -> Option<usize> {
+        let tag = h as u32 as u64;
+        let mut i = h as usize & self.mask;
+        loop {
+            let e = self.index[i];
+            if e == 0 {
+                return None;
+            }
+            if e >> 32 == tag {
+                let fi = (e as u32 - 1) as usize;
+                if self.flows[fi].key == *key {
+                    return Some(fi);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn index_insert(&mut self, h: u64, fi: usize) {
+        let mut i = h as usize & self.mask;
+        while self.index[i] != 0 {
+            i = (i + 1) & self.mask;
+        }
+        self.index[i] = (h as u32 as u64) << 32 | (fi as u64 + 1);
+    }
+
+    /// Removes slot `fi` from the index with backward-shift deletion (no
+    /// tombstones, so probe lengths stay short under churn).
+    fn index_remove(&mut self, h: u64, fi: usize) {
+        let want = fi as u64 + 1;
+        let mut i = h as usize & self.mask;
+        loop {
+            let e = self.index[i];
+            assert!(e != 0, "flow {fi} missing from index");
+            if e & 0xffff_ffff == want {
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        let mut hole = i;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let e = self.index[j];
+            if e == 0 {
+                break;
+            }
+            let home = (e >> 32) as usize & self.mask;
+            // move e into the hole if its home is not in (hole, j]
+            let between = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !between {
+                self.index[hole] = e;
+                hole = j;
+            }
+        }
+        self.index[hole] = 0;
+    }
+
+    /// Expires idle flows: one slice of each table per second of capture time.
+    fn sweep<S: FlowSink + ?Sized>(&mut self, out: &mut S) {
+        self.next_sweep = self.now - self.now % NANOS_PER_SEC + NANOS_PER_SEC;
+        let n = self.flows.len();
+        if n > 0 {
+            let slice = n.div_ceil(SWEEP_SLICES);
+            for _ in 0..slice {
+                self.main_cursor = (self.main_cursor + 1) % n;
+                let i = self.main_cursor;
+                let f = &self.flows[i];
+                if f.live
+                    && self.now.saturating_sub(f.last)
+                        > self.timeouts.for_state(f.key.proto, f.state)
+                {
+                    self.end_flow(i, EndReason::Timeout, out);
+                }
+            }
+        }
+        if self.candidates > 0 {
+            let ns = self.sets.len();
+            let slice = ns.div_ceil(SWEEP_SLICES);
+            for _ in 0..slice {
+                self.set_cursor = (self.set_cursor + 1) % ns;
+                let si = self.set_cursor;
+                for w in 0..WAYS {
+                    let c = self.sets[si][w];
+                    if c.bits & C_USED != 0
+                        && self.now.saturating_sub(c.ts)
+                            > self.timeouts.for_state(c.key.proto, FlowState::New)
+                    {
+                        self.sets[si][w].bits = 0;
+                        self.candidates -= 1;
+                        self.retire_candidate(&c, out);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends every flow at the end of input (reason `timeout` if it had gone
+    /// idle, else `shutdown`) and reports the shed aggregates.
+    pub fn finish<S: FlowSink + ?Sized>(&mut self, out: &mut S) {
+        for i in 0..self.flows.len() {
+            let f = &self.flows[i];
+            if f.live {
+                let reason = if self.now.saturating_sub(f.last)
+                    > self.timeouts.for_state(f.key.proto, f.state)
+                {
+                    EndReason::Timeout
+                } else {
+                    EndReason::Shutdown
+                };
+                self.end_flow(i, reason, out);
+            }
+        }
+        for si in 0..self.sets.len() {
+            for w in 0..WAYS {
+                let c = self.sets[si][w];
+                if c.bits & C_USED != 0 {
+                    self.sets[si][w].bits = 0;
+                    self.candidates -= 1;
+                    self.retire_candidate(&c, out);
+                }
+            }
+        }
+        for a in self.aggs.iter_mut() {
+            out.shed(a.finish());
+        }
+        if let Some(o) = self.overflow.as_mut() {
+            out.shed(o.finish());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
