@@ -17,7 +17,6 @@ use crate::app::dns::{self, qtype, Answer, Rdata};
 use crate::app::{http, misc, ssh, tls};
 use crate::conn::{self, Side, TcpConn};
 use crate::ctx::{secs, Ctx, MS, SEC};
-use crate::net::eph_port;
 use crate::timeline::Tag;
 
 /// A web site clients visit.
@@ -107,7 +106,7 @@ pub(crate) fn dns_lookup(
     tag: Tag,
 ) -> Nanos {
     let id = cx.rng.u16();
-    let port = eph_port(&mut cx.rng);
+    let port = cx.eph(client);
     let edns = cx.rng.chance(0.6).then_some(1232);
     let q = dns::query(id, name, qt, edns);
     let lan = cx.inside(resolver);
@@ -331,7 +330,7 @@ pub(crate) fn download(
     tag: Tag,
 ) -> Nanos {
     let rtt = cx.rtt(false);
-    let port = eph_port(&mut cx.rng);
+    let port = cx.eph(client);
     let mut c = tls_session(
         cx,
         (client, port),
@@ -375,7 +374,7 @@ pub(crate) fn add(cx: &mut Ctx, t0: Nanos, t1: Nanos) {
     let all_sites = sites(cx, n_sites);
 
     // browsing: ~0.5 sessions/s, scaled and capped
-    let n_web = cx.count((dur_s * 0.5).min(400.0), 4);
+    let n_web = cx.count((dur_s * 0.4).min(300.0), 4);
     for _ in 0..n_web {
         let ci = cx.rng.urange(0, clients.len());
         let client = clients[ci];
@@ -394,13 +393,13 @@ pub(crate) fn add(cx: &mut Ctx, t0: Nanos, t1: Nanos) {
         } else {
             (client, site.ip)
         };
-        let port = eph_port(&mut cx.rng);
+        let port = cx.eph(client);
         let n_ex = cx.rng.urange(1, 5);
         if cx.rng.chance(0.85) {
             let ex: Vec<(usize, usize)> = (0..n_ex)
                 .map(|_| {
                     let req = cx.rng.range(200, 900) as usize;
-                    let resp = cx.rng.lognormal(6000.0, 1.0).clamp(300.0, 300_000.0) as usize;
+                    let resp = cx.rng.lognormal(4000.0, 0.9).clamp(300.0, 200_000.0) as usize;
                     (req, resp)
                 })
                 .collect();
@@ -468,12 +467,12 @@ pub(crate) fn add(cx: &mut Ctx, t0: Nanos, t1: Nanos) {
     }
 
     // a large download
-    let n_dl = cx.rng.urange(1, 3);
+    let n_dl = 1;
     for _ in 0..n_dl {
         let client = *cx.rng.pick(&clients);
         let site = cx.rng.pick(&all_sites).clone();
         let t = t0 + secs(cx.rng.frange(0.0, dur_s * 0.7));
-        let b = cx.rng.range(2_000_000, 6_000_000) as f64;
+        let b = cx.rng.range(1_000_000, 4_000_000) as f64;
         let bytes = cx.count(b, 50_000) as u64;
         let ans = site_answers(cx, &site, false);
         let t = dns_lookup(

@@ -1,6 +1,7 @@
 //! Per-generation state shared by scenario code: randomness, the timeline,
 //! the address plan, truth events, and writing the two output files.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -40,6 +41,8 @@ pub(crate) struct Ctx {
     pub base: Nanos,
     events: Vec<Draft>,
     pub flows: Vec<Value>,
+    /// Last ephemeral port handed out per host.
+    ports: HashMap<IpAddr, u16>,
 }
 
 fn fnv(s: &str) -> u64 {
@@ -73,6 +76,7 @@ impl Ctx {
             base,
             events: Vec::new(),
             flows: Vec::new(),
+            ports: HashMap::new(),
         }
     }
 
@@ -108,7 +112,26 @@ impl Ctx {
         }
     }
 
-    /// A TCP connection from a fresh ephemeral port.
+    /// The next ephemeral port of `host`: random at first, then increasing
+    /// by small steps (wrapping), so one host never reuses a port while an
+    /// earlier connection may still be open.
+    pub fn eph(&mut self, host: IpAddr) -> u16 {
+        let next = match self.ports.get(&host) {
+            None => eph_port(&mut self.rng),
+            Some(&p) => {
+                let n = p as u32 + 1 + self.rng.below(3) as u32;
+                if n > 65_000 {
+                    32_768 + self.rng.below(1000) as u16
+                } else {
+                    n as u16
+                }
+            }
+        };
+        self.ports.insert(host, next);
+        next
+    }
+
+    /// A TCP connection from the client's next ephemeral port.
     pub fn tcp(
         &mut self,
         client: IpAddr,
@@ -118,7 +141,7 @@ impl Ctx {
         near_client: bool,
         tag: Tag,
     ) -> TcpConn {
-        let port = eph_port(&mut self.rng);
+        let port = self.eph(client);
         TcpConn::new(
             &mut self.rng,
             (client, port),

@@ -4,9 +4,10 @@
 //! ranges. A scenario's home networks are fixed (its [`crate::ScenarioInfo`]
 //! lists them, so a CLI can pass `--home-net`); inside them, subnets and host
 //! numbers vary by seed. Outside addresses come from the documentation/test
-//! ranges that are not home for that scenario, and spoofed flood sources from
-//! 198.18.0.0/15 and 100.64.0.0/10 (4.3 M addresses, so 300 k random draws are
-//! almost all distinct).
+//! ranges that are not home for that scenario (plus 198.18.0.0/16 and
+//! 100.64.0.0/11), and spoofed flood sources from the disjoint 198.19.0.0/16
+//! and 100.96.0.0/11 (2.1 M addresses, so 300 k random draws are mostly
+//! distinct, and never collide with a named host).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -30,22 +31,22 @@ const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
 const OUT_A: &[Block] = &[
     (v4(203, 0, 113, 0), 24),
     (v4(192, 0, 2, 0), 24),
-    (v4(198, 18, 0, 0), 15),
-    (v4(100, 64, 0, 0), 10),
+    (v4(198, 18, 0, 0), 16),
+    (v4(100, 64, 0, 0), 11),
 ];
 const OUT_B: &[Block] = &[
     (v4(198, 51, 100, 0), 24),
     (v4(192, 0, 2, 0), 24),
-    (v4(198, 18, 0, 0), 15),
-    (v4(100, 64, 0, 0), 10),
+    (v4(198, 18, 0, 0), 16),
+    (v4(100, 64, 0, 0), 11),
 ];
 const OUT_C: &[Block] = &[
     (v4(198, 51, 100, 0), 24),
     (v4(203, 0, 113, 0), 24),
-    (v4(198, 18, 0, 0), 15),
-    (v4(100, 64, 0, 0), 10),
+    (v4(198, 18, 0, 0), 16),
+    (v4(100, 64, 0, 0), 11),
 ];
-const SPOOF: &[Block] = &[(v4(198, 18, 0, 0), 15), (v4(100, 64, 0, 0), 10)];
+const SPOOF: &[Block] = &[(v4(198, 19, 0, 0), 16), (v4(100, 96, 0, 0), 11)];
 
 /// Addresses of one capture.
 pub struct Net {
@@ -171,7 +172,7 @@ impl Net {
 
     /// A random spoofed source (not claimed; repeats are possible but rare).
     pub fn spoofed(&self, rng: &mut Rng) -> IpAddr {
-        let (base, len) = SPOOF[if rng.below(33) == 0 { 0 } else { 1 }];
+        let (base, len) = SPOOF[if rng.below(32) == 0 { 0 } else { 1 }];
         let size = 1u64 << (32 - len);
         IpAddr::V4(Ipv4Addr::from(base + rng.below(size) as u32))
     }

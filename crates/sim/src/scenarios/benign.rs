@@ -33,13 +33,13 @@ pub(crate) fn flash_crowd(cx: &mut Ctx) {
         let t = t0 + secs(u * burst);
         let rtt = cx.rtt(false);
         let k = cx.rng.urange(1, 5);
-        let port = eph_port(&mut cx.rng);
+        let port = cx.eph(client);
         let c = if https {
             let ex: Vec<(usize, usize)> = (0..k)
                 .map(|_| {
                     (
                         cx.rng.range(250, 700) as usize,
-                        cx.rng.lognormal(5000.0, 0.8).clamp(400.0, 60_000.0) as usize,
+                        cx.rng.lognormal(3500.0, 0.8).clamp(400.0, 40_000.0) as usize,
                     )
                 })
                 .collect();
@@ -70,7 +70,7 @@ pub(crate) fn flash_crowd(cx: &mut Ctx) {
                     };
                     (
                         uri,
-                        cx.rng.lognormal(5000.0, 0.8).clamp(400.0, 60_000.0) as usize,
+                        cx.rng.lognormal(3500.0, 0.8).clamp(400.0, 40_000.0) as usize,
                     )
                 })
                 .collect();
@@ -101,7 +101,7 @@ pub(crate) fn nightly_backup(cx: &mut Ctx) {
     let sources: Vec<IpAddr> = (0..cx.rng.urange(1, 4))
         .map(|_| cx.net.server(&mut cx.rng))
         .collect();
-    let total = cx.count(40_000_000.0, 400_000) as u64;
+    let total = cx.count(30_000_000.0, 400_000) as u64;
     let sessions = cx.rng.urange(2, 6) as u64;
     let mut t = cx.base + secs(cx.rng.frange(20.0, 120.0));
     let mut end = t;
@@ -253,7 +253,7 @@ pub(crate) fn busy_resolver(cx: &mut Ctx) {
         if cx.rng.chance(0.3) {
             let auth = *cx.rng.pick(&auths);
             let id = cx.rng.u16();
-            let port = eph_port(&mut cx.rng);
+            let port = cx.eph(resolver);
             let q = dns::query(id, &name, qt, Some(1232));
             let ip = conn::ipm(&mut cx.rng, resolver, auth, 64);
             let tq = t + (when - t) / 4;
@@ -299,7 +299,7 @@ pub(crate) fn benign_periodic(cx: &mut Ctx) {
         let mut t = t0 + secs(cx.rng.frange(0.0, 600.0));
         while t < t1 {
             let rtt = cx.rtt(false);
-            let port = eph_port(&mut cx.rng);
+            let port = cx.eph(host);
             let resp = cx.rng.range(300, 4_000) as usize;
             background::tls_session(
                 cx,
@@ -352,7 +352,7 @@ pub(crate) fn benign_periodic(cx: &mut Ctx) {
             );
             if k % 5 == 0 {
                 let rtt = cx.rtt(true);
-                let port = eph_port(&mut cx.rng);
+                let port = cx.eph(monitor);
                 let mut c = TcpConn::new(
                     &mut cx.rng,
                     (monitor, port),
@@ -388,7 +388,7 @@ pub(crate) fn benign_periodic(cx: &mut Ctx) {
 pub(crate) fn large_download(cx: &mut Ctx) {
     let resolver = cx.net.server(&mut cx.rng);
     let n = cx.rng.urange(2, 5);
-    let total = cx.count(40_000_000.0, 500_000) as u64;
+    let total = cx.count(32_000_000.0, 500_000) as u64;
     let mut t = cx.base + secs(cx.rng.frange(10.0, 40.0));
     let mut end = t;
     let all_sites = sites(cx, 4);

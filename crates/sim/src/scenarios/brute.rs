@@ -360,7 +360,7 @@ pub(crate) fn kerberos_bruteforce(cx: &mut Ctx) {
         } else {
             let mut tt = t;
             for (req, code) in msgs {
-                let port = crate::net::eph_port(&mut cx.rng);
+                let port = cx.eph(attacker);
                 let ip = conn::ipm(&mut cx.rng, attacker, dc, 128);
                 conn::udp(&mut cx.tl, tt, tag, ip, port, 88, &req);
                 let e = kerberos::error(&mut cx.rng, code, &user, &realm, &stime);

@@ -11,7 +11,6 @@ use crate::app::http;
 use crate::background::{self, dns_lookup};
 use crate::conn::{self, Side};
 use crate::ctx::{secs, Ctx, MS, SEC};
-use crate::net::eph_port;
 use crate::timeline::Tag;
 
 use super::mixed::tls_upload;
@@ -97,7 +96,7 @@ pub(crate) fn beaconing(cx: &mut Ctx) {
         } else {
             cx.rng.range(80, 400)
         } as usize;
-        let port_c = eph_port(&mut cx.rng);
+        let port_c = cx.eph(host);
         let c = if https {
             background::tls_session(
                 cx,
@@ -175,7 +174,7 @@ pub(crate) fn dns_tunnel(cx: &mut Ctx) {
     let per_min = cx.rng.frange(30.0, 200.0);
     let n = cx.count(600.0, 60);
     let rtt = cx.rtt(cx.inside(resolver));
-    let sport = eph_port(&mut cx.rng);
+    let sport = cx.eph(host);
     let fixed_port = cx.rng.chance(0.5);
     let mut t = cx.base + secs(cx.rng.frange(10.0, 60.0));
     let mut seqno: u32 = cx.rng.u32();
@@ -212,11 +211,7 @@ pub(crate) fn dns_tunnel(cx: &mut Ctx) {
             data,
         }];
         let id = cx.rng.u16();
-        let port = if fixed_port {
-            sport
-        } else {
-            eph_port(&mut cx.rng)
-        };
+        let port = if fixed_port { sport } else { cx.eph(host) };
         let edns = Some(4096);
         let q = dns::query(id, &name, qt, edns);
         let ip = conn::ipm(&mut cx.rng, host, resolver, 64);

@@ -10,7 +10,6 @@ use crate::app::tls;
 use crate::background;
 use crate::conn::{Side, TcpConn};
 use crate::ctx::{secs, Ctx, MS, SEC};
-use crate::net::eph_port;
 use crate::timeline::Tag;
 
 use super::{brute, floods, lateral, scan};
@@ -31,7 +30,7 @@ pub(crate) fn tls_upload(
     tag: Tag,
 ) -> TcpConn {
     let rtt = cx.rtt(false);
-    let cport = eph_port(&mut cx.rng);
+    let cport = cx.eph(client);
     let mut c = TcpConn::new(
         &mut cx.rng,
         (client, cport),
@@ -134,12 +133,13 @@ pub(crate) fn flood_upload(cx: &mut Ctx) {
 /// `smokescreen`.
 pub(crate) fn smokescreen(cx: &mut Ctx) {
     let victim = cx.net.dmz(&mut cx.rng);
-    let n = cx.count(250_000.0, 3_000);
+    let syn = cx.rng.chance(0.5);
+    let n = cx.count(if syn { 250_000.0 } else { 160_000.0 }, 3_000);
     let pps = cx.rng.frange(2_000.0, 6_000.0);
     let dur = secs(n as f64 / pps).max(40 * SEC);
     let t0 = cx.base + secs(cx.rng.frange(10.0, 40.0));
     let dos = cx.event("flood", "dos", None, Some(victim));
-    if cx.rng.chance(0.5) {
+    if syn {
         let ports = [*cx.rng.pick(&[80u16, 443])];
         floods::syn_flood(cx, victim, &ports, t0, dur, n, 0.1, dos);
     } else {
@@ -147,7 +147,7 @@ pub(crate) fn smokescreen(cx: &mut Ctx) {
             .rng
             .chance(0.5)
             .then_some(*cx.rng.pick(&[53u16, 123, 443]));
-        floods::udp_flood(cx, victim, port, (20, 200), t0, dur, n, dos);
+        floods::udp_flood(cx, victim, port, (0, 120), t0, dur, n, dos);
     }
     let at = |cx: &mut Ctx| t0 + secs(cx.rng.frange(0.05, 0.5) * dur as f64 / 1e9);
 
@@ -178,7 +178,7 @@ pub(crate) fn smokescreen(cx: &mut Ctx) {
     let thief = cx.net.client(&mut cx.rng);
     let receiver = cx.net.outside(&mut cx.rng);
     let tag = cx.event("exfil", "exfiltration", Some(thief), Some(receiver));
-    let bytes = cx.count(25_000_000.0, 300_000) as u64;
+    let bytes = cx.count(15_000_000.0, 300_000) as u64;
     let t = at(cx);
     let rate = cx.rng.frange(2e6, 8e6);
     let sni = format!(

@@ -51,12 +51,12 @@ pub(crate) const INFOS: &[ScenarioInfo] = &[
     info("beaconing", "an inside host checks in every 5-300 s (0-20 % jitter) over HTTPS or HTTP", HOME_C),
     info("dns-tunnel", "~600 long high-entropy queries under one domain (TXT/NULL/CNAME/MX)", HOME_A),
     info("lateral-movement", "an inside host touches SMB/RDP/WinRM/SSH on ~30 inside hosts within minutes", HOME_B),
-    info("smokescreen", "a 250k-packet SYN or UDP flood hiding a scan, an SSH brute force, lateral movement and a 25 MB exfiltration", HOME_A),
+    info("smokescreen", "a 250k-packet SYN (or 160k UDP) flood hiding a scan, an SSH brute force, lateral movement and a 15 MB exfiltration", HOME_A),
     info("flash-crowd", "benign: ~2000 real clients each load a page from the home web server in a burst", HOME_B),
-    info("nightly-backup", "benign: 40 MB of backups from inside hosts to an inside backup server", HOME_C),
+    info("nightly-backup", "benign: 30 MB of backups from inside hosts to an inside backup server, minutes apart", HOME_C),
     info("busy-resolver", "benign: ~6000 ordinary lookups (CDN-style long names) through an inside resolver", HOME_A),
     info("benign-periodic", "benign: NTP polls, loose OS update checks, SNMP/HTTPS monitoring of ~40 inside hosts", HOME_B),
-    info("large-download", "benign: 40 MB of inbound downloads over HTTPS", HOME_C),
+    info("large-download", "benign: 32 MB of inbound downloads over HTTPS by 2-4 clients", HOME_C),
 ];
 
 /// The info and generator of `name`.
