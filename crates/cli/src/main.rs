@@ -1,1 +1,132 @@
-fn main() {}
+//! The `vigil` binary: flags are parsed into plain values first, then turned
+//! into the pipeline's stages (ripgrep's lowargs → hiargs split).
+//!
+//! Exit codes: 0 success; 1 usage or configuration error; 2 a capture that
+//! cannot be read (corrupt header, or broken mid-way: what was read before the
+//! defect is still analysed and written).
+#![forbid(unsafe_code)]
+
+mod analyze;
+mod config;
+mod eve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vigil_core::NetSet;
+use vigil_flow::{parse_size, FlowConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Network detection and response sensor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files (pcap, pcapng, optionally gzipped): flows, stats
+    /// and alerts as EVE JSON.
+    Analyze(AnalyzeArgs),
+    /// Configuration helpers.
+    Config {
+        /// Print every setting with its default, as TOML.
+        #[arg(long)]
+        print_default: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files; several are merged by capture time.
+    #[arg(required = true)]
+    captures: Vec<PathBuf>,
+    /// Protected networks, e.g. 10.0.0.0/8,2001:db8::/32.
+    #[arg(long, value_name = "CIDR[,CIDR...]")]
+    home_net: Option<String>,
+    /// Where EVE JSON lines go ("-" for stdout).
+    #[arg(long, value_name = "FILE|-")]
+    eve: Option<PathBuf>,
+    /// Memory bound of the flow table, e.g. 256MiB, 1G.
+    #[arg(long, value_name = "SIZE")]
+    flow_memory: Option<String>,
+    /// TOML configuration file (see `vigil config --print-default`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Never show a progress bar (it is shown only on a terminal anyway).
+    #[arg(long)]
+    no_progress: bool,
+    /// Don't print the summary on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("vigil: {msg}");
+    ExitCode::from(code)
+}
+
+fn analyze(a: AnalyzeArgs) -> ExitCode {
+    let cfg = match &a.config {
+        Some(p) => match config::Config::load(p) {
+            Ok(c) => c,
+            Err(e) => return fail(1, e),
+        },
+        None => config::Config::default(),
+    };
+    let home = a.home_net.clone().unwrap_or_else(|| cfg.home_net.join(","));
+    let home_net = match NetSet::parse(&home) {
+        Ok(n) => n,
+        Err(e) => return fail(1, format!("--home-net: {e}")),
+    };
+    let memory = match parse_size(a.flow_memory.as_deref().unwrap_or(&cfg.flow.memory)) {
+        Ok(m) => m,
+        Err(e) => return fail(1, format!("--flow-memory: {e}")),
+    };
+    let source = match analyze::open_all(&a.captures) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    let opts = analyze::Options {
+        captures: a.captures,
+        home_net,
+        eve: a.eve,
+        flow: FlowConfig {
+            memory,
+            timeouts: cfg.flow.timeouts,
+        },
+        progress: !a.no_progress,
+    };
+    match analyze::run(opts, source) {
+        Ok(o) => {
+            if !a.quiet {
+                eprint!("{}", analyze::summary(&o));
+            }
+            match o.fatal {
+                Some(e) => fail(2, e),
+                None => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => fail(1, e),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(a) => analyze(a),
+        Command::Config { print_default } => {
+            if print_default {
+                print!("{}", config::Config::default_toml());
+                ExitCode::SUCCESS
+            } else {
+                fail(1, "config: say what to do, e.g. --print-default")
+            }
+        }
+    }
+}

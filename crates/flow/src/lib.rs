@@ -25,7 +25,7 @@
 
 mod config;
 mod key;
-mod prefetch;
+mod mem;
 
 pub use config::{parse_size, FlowConfig, Timeouts, DEFAULT_FLOW_MEMORY, MIN_FLOW_MEMORY};
 pub use key::FlowKey;
@@ -292,13 +292,13 @@ impl FlowTable {
         let max_aggs = ((mem * AGG_SHARE) as usize / agg_cost).max(64);
         let mut t = FlowTable {
             timeouts: cfg.timeouts,
-            index: vec![0; index_len],
+            index: Vec::with_capacity(index_len),
             mask: index_len - 1,
             flows: Vec::with_capacity(max_flows),
             free: Vec::new(),
             max_flows,
             live: 0,
-            sets: vec![Set::default(); nsets],
+            sets: Vec::with_capacity(nsets),
             set_mask: nsets - 1,
             candidates: 0,
             aggs: Vec::new(),
@@ -315,6 +315,12 @@ impl FlowTable {
             stats: FlowStats::default(),
             scratch: Vec::new(),
         };
+        // Advise before first touch so the pages are born huge.
+        mem::advise_huge_pages(&t.index);
+        mem::advise_huge_pages(&t.sets);
+        mem::advise_huge_pages(&t.flows);
+        t.index.resize(index_len, 0);
+        t.sets.resize(nsets, Set::default());
         t.stats.memory_bound = (index_len * 8
             + max_flows * std::mem::size_of::<Flow>()
             + nsets * set_size
@@ -362,10 +368,10 @@ impl FlowTable {
 
     #[inline]
     fn prefetch(&self, h: u64) {
-        prefetch::prefetch(&self.index[h as usize & self.mask]);
+        mem::prefetch(&self.index[h as usize & self.mask]);
         let set = &self.sets[(h >> 32) as usize & self.set_mask];
         for c in set.iter() {
-            prefetch::prefetch(c);
+            mem::prefetch(c);
         }
     }
 

@@ -1,0 +1,327 @@
+//! `vigil analyze`: capture files in, EVE events and a summary out.
+//!
+//! Two stages on two threads, meeting at batches of plain `PacketInfo`s:
+//! the reader thread reads and decodes (I/O, pcap framing, link to L4, IP
+//! reassembly), the main thread runs the flow table and writes EVE. Batch
+//! vectors travel back for reuse, so the steady state allocates nothing.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use serde_json::json;
+use vigil_capture::{Merge, PacketSource};
+use vigil_core::{Nanos, NetSet, PacketInfo, NANOS_PER_SEC};
+use vigil_flow::{FlowConfig, FlowStats, FlowTable};
+use vigil_wire::{Decoded, Decoder, DecoderConfig};
+
+use crate::eve::{self, EveWriter};
+
+/// Packets per batch handed from the reader to the flow stage: large enough
+/// to amortise the channel, small enough to stay in L2.
+const BATCH: usize = 4096;
+/// Batches in flight between the stages; bounds the memory between them.
+const CHANNEL_DEPTH: usize = 8;
+/// How often (capture time) the decoder expires stale fragment trains.
+const EXPIRE_EVERY: Nanos = NANOS_PER_SEC;
+
+pub struct Options {
+    pub captures: Vec<PathBuf>,
+    pub home_net: NetSet,
+    pub eve: Option<PathBuf>,
+    pub flow: FlowConfig,
+    pub progress: bool,
+}
+
+/// What one run found, for the summary and the exit code.
+pub struct Outcome {
+    pub packets: u64,
+    pub wire_bytes: u64,
+    pub first_ts: Option<Nanos>,
+    pub last_ts: Nanos,
+    pub flow: FlowStats,
+    pub flows_written: u64,
+    pub aggregates_written: u64,
+    pub warnings: Vec<String>,
+    /// A capture that turned out broken mid-way: results up to it are kept.
+    pub fatal: Option<String>,
+    pub decode: serde_json::Value,
+    pub anomalies: Vec<(&'static str, u64)>,
+    pub elapsed: f64,
+}
+
+struct ReaderResult {
+    packets: u64,
+    wire_bytes: u64,
+    first_ts: Option<Nanos>,
+    last_ts: Nanos,
+    warnings: Vec<String>,
+    fatal: Option<String>,
+    decode: serde_json::Value,
+    anomalies: Vec<(&'static str, u64)>,
+}
+
+fn progress_bar(enabled: bool, total: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total.unwrap_or(0));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    Some(pb)
+}
+
+/// Opens every capture up front so a corrupt header fails before any output.
+///
+/// # Errors
+/// The first capture that cannot be opened, as one line naming it.
+pub fn open_all(paths: &[PathBuf]) -> Result<Box<dyn PacketSource>, String> {
+    let mut sources = Vec::new();
+    for p in paths {
+        sources.push(vigil_capture::open(p).map_err(|e| e.to_string())?);
+    }
+    Ok(if sources.len() == 1 {
+        sources.pop().expect("one source")
+    } else {
+        Box::new(Merge::new(sources))
+    })
+}
+
+pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let out: Box<dyn Write + Send> = match &opts.eve {
+        None => Box::new(std::io::sink()),
+        Some(p) if p.as_os_str() == "-" => {
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()))
+        }
+        Some(p) => Box::new(BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        )),
+    };
+    let mut eve = EveWriter::new(out);
+    let pb = progress_bar(opts.progress, source.progress().1);
+
+    let (tx, rx) = sync_channel::<Vec<PacketInfo>>(CHANNEL_DEPTH);
+    // Empty batches travel back for reuse; bounded like the forward channel so
+    // the number of batches alive is fixed.
+    let (back_tx, back_rx) = sync_channel::<Vec<PacketInfo>>(CHANNEL_DEPTH + 2);
+    let pb2 = pb.clone();
+    let reader = std::thread::Builder::new()
+        .name("vigil-reader".into())
+        .spawn(move || {
+            let mut dec = Decoder::new(DecoderConfig::default());
+            let mut r = ReaderResult {
+                packets: 0,
+                wire_bytes: 0,
+                first_ts: None,
+                last_ts: 0,
+                warnings: Vec::new(),
+                fatal: None,
+                decode: serde_json::Value::Null,
+                anomalies: Vec::new(),
+            };
+            let mut batch: Vec<PacketInfo> = Vec::with_capacity(BATCH);
+            let mut next_expire: Nanos = 0;
+            let mut batches = 0u64;
+            loop {
+                match source.next_packet() {
+                    Ok(Some(p)) => {
+                        r.packets += 1;
+                        r.wire_bytes += p.orig_len as u64;
+                        if r.first_ts.is_none() {
+                            r.first_ts = Some(p.ts);
+                        }
+                        if p.ts > r.last_ts {
+                            r.last_ts = p.ts;
+                        }
+                        if let Decoded::Ip { info, .. } =
+                            dec.decode(p.linktype, p.ts, p.orig_len, p.data)
+                        {
+                            batch.push(info);
+                            if batch.len() == BATCH {
+                                let full = std::mem::replace(
+                                    &mut batch,
+                                    back_rx
+                                        .try_recv()
+                                        .unwrap_or_else(|_| Vec::with_capacity(BATCH)),
+                                );
+                                if tx.send(full).is_err() {
+                                    break;
+                                }
+                                batches += 1;
+                                if batches.is_multiple_of(64) {
+                                    if let Some(pb) = &pb2 {
+                                        pb.set_position(source.progress().0);
+                                    }
+                                }
+                            }
+                        }
+                        if r.last_ts >= next_expire {
+                            dec.expire(r.last_ts);
+                            next_expire = r.last_ts.saturating_add(EXPIRE_EVERY);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        r.fatal = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            dec.expire(Nanos::MAX);
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            r.warnings = source.take_warnings();
+            r.decode = decode_counters(&dec.counters());
+            r.anomalies = dec.anomalies().collect();
+            r
+        })?;
+
+    let mut table = FlowTable::new(&opts.flow);
+    for mut batch in rx {
+        table.process_batch(&batch, &mut eve);
+        batch.clear();
+        let _ = back_tx.try_send(batch);
+    }
+    let r = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+    table.finish(&mut eve);
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let flow = table.stats();
+    let outcome = Outcome {
+        packets: r.packets,
+        wire_bytes: r.wire_bytes,
+        first_ts: r.first_ts,
+        last_ts: r.last_ts,
+        flow,
+        flows_written: eve.flows,
+        aggregates_written: eve.aggregates,
+        warnings: r.warnings,
+        fatal: r.fatal,
+        decode: r.decode,
+        anomalies: r.anomalies,
+        elapsed: started.elapsed().as_secs_f64(),
+    };
+    eve.raw(&stats_event(&outcome, &opts).to_string());
+    eve.finish()
+        .map_err(|e| anyhow::anyhow!("writing EVE output: {e}"))?;
+    Ok(outcome)
+}
+
+fn decode_counters(c: &vigil_wire::DecodeCounters) -> serde_json::Value {
+    json!({
+        "frames": c.frames, "ip": c.ip, "arp": c.arp, "non_ip": c.non_ip,
+        "frag_held": c.frag_held, "bad": c.bad, "truncated": c.truncated,
+        "frag_frames": c.frag_frames, "reassembled": c.reassembled,
+        "reassembled_frames": c.reassembled_frames,
+        "frag_dropped_frames": c.frag_dropped_frames, "frag_dropped_bytes": c.frag_dropped_bytes,
+    })
+}
+
+fn stats_event(o: &Outcome, opts: &Options) -> serde_json::Value {
+    let mut events = serde_json::Map::new();
+    for (name, n) in &o.anomalies {
+        // "ipv4.hlen_too_small" → {"ipv4": {"hlen_too_small": n}} as Suricata
+        let (layer, kind) = name.split_once('.').unwrap_or(("other", name));
+        let entry = events.entry(layer.to_string()).or_insert_with(|| json!({}));
+        entry[kind] = json!(n);
+    }
+    json!({
+        "timestamp": eve::ts(o.last_ts),
+        "event_type": "stats",
+        "stats": {
+            "capture": {
+                "files": opts.captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "packets": o.packets,
+                "bytes": o.wire_bytes,
+                "first": o.first_ts.map(eve::ts),
+                "last": eve::ts(o.last_ts),
+                "warnings": o.warnings,
+                "error": o.fatal,
+            },
+            "decoder": {
+                "counters": o.decode,
+                "event": events,
+            },
+            "flow": o.flow,
+            "home_net": opts.home_net.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>(),
+            "output": {"flows": o.flows_written, "flow_aggregates": o.aggregates_written},
+            "memory": {"flow_bound": o.flow.memory_bound, "flow_peak": o.flow.memory_peak},
+            "elapsed_seconds": o.elapsed,
+        }
+    })
+}
+
+fn human(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The human summary printed on stderr.
+pub fn summary(o: &Outcome) -> String {
+    let mut s = String::new();
+    let secs = o.elapsed.max(1e-9);
+    s.push_str(&format!(
+        "vigil: {} packets, {} bytes in {:.2} s ({:.2} Mpps)\n",
+        human(o.packets),
+        human(o.wire_bytes),
+        o.elapsed,
+        o.packets as f64 / secs / 1e6
+    ));
+    let f = &o.flow;
+    s.push_str(&format!(
+        "  flows: {} logged, {} shed into {} aggregate(s) ({} packets); peak {} active, {} candidates\n",
+        human(f.flows_logged),
+        human(f.flows_shed),
+        o.aggregates_written,
+        human(f.shed_packets),
+        human(f.active_peak),
+        human(f.candidates_peak),
+    ));
+    if f.forced > 0 || f.evicted > 0 {
+        s.push_str(&format!(
+            "  table full: {} unprotected flows shed, {} protected flows ended early\n",
+            human(f.evicted),
+            human(f.forced)
+        ));
+    }
+    let total: u64 = o.anomalies.iter().map(|(_, n)| n).sum();
+    if total > 0 {
+        let list: Vec<String> = o
+            .anomalies
+            .iter()
+            .map(|(k, n)| format!("{k} {}", human(*n)))
+            .collect();
+        s.push_str(&format!(
+            "  decode anomalies: {} ({})\n",
+            human(total),
+            list.join(", ")
+        ));
+    }
+    s.push_str(&format!(
+        "  flow memory: peak {:.1} MiB of {:.1} MiB bound\n",
+        f.memory_peak as f64 / 1048576.0,
+        f.memory_bound as f64 / 1048576.0
+    ));
+    for w in &o.warnings {
+        s.push_str(&format!("  warning: {w}\n"));
+    }
+    s
+}

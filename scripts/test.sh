@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# vigil's whole test suite. Installs what the tests need (Debian packages) on a
+# fresh machine, then runs formatting, lints and every test.
+#   scripts/test.sh            # everything
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use: tshark (correctness oracle for flows).
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# ../shared (the corpus) must sit beside the project
+if [ ! -d ../shared/corpus ]; then
+  echo "scripts/test.sh: ../shared/corpus not found beside the project" >&2
+  exit 2
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --no-fail-fast
