@@ -28,6 +28,7 @@ fn flood_upload_flow_counters_match_a_recount() {
         let dp = f["dest_port"].as_u64().unwrap() as u16;
         assert_eq!(f["proto"], "TCP");
         let (mut ps, mut pc, mut bs, mut bc) = (0u64, 0u64, 0u64, 0u64);
+        let mut payload = 0u64;
         let mut syns = 0;
         let recs = read_pcap(&pcap);
         for r in &recs {
@@ -38,6 +39,9 @@ fn flood_upload_flow_counters_match_a_recount() {
             if (p.src, p.sport, p.dst, p.dport) == (src, sp, dst, dp) {
                 ps += 1;
                 bs += r.orig as u64;
+                let total = u16::from_be_bytes([r.data[16], r.data[17]]) as u64;
+                let doff = (r.data[46] >> 4) as u64 * 4;
+                payload += total - 20 - doff;
             } else if (p.src, p.sport, p.dst, p.dport) == (dst, dp, src, sp) {
                 pc += 1;
                 bc += r.orig as u64;
@@ -65,6 +69,10 @@ fn flood_upload_flow_counters_match_a_recount() {
             .as_u64()
             .unwrap();
         assert_eq!(bytes, 1_000_000);
+        assert_eq!(
+            payload, bytes,
+            "client payload is exactly the announced size"
+        );
         assert!(bs > bytes);
         std::fs::remove_dir_all(&dir).ok();
     }

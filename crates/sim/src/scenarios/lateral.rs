@@ -12,16 +12,16 @@ use crate::conn::{Side, TcpConn};
 use crate::ctx::{secs, Ctx, MS};
 use crate::timeline::Tag;
 
-/// `src` tries admin ports on `hosts` fresh inside hosts starting at `t0`
-/// over one to five minutes; returns the last packet time.
+/// `src` tries admin ports on `hosts` fresh inside hosts, starting them at
+/// random times within `span` seconds of `t0`; returns the last packet time.
 pub(crate) fn sweep_admin_ports(
     cx: &mut Ctx,
     src: IpAddr,
     hosts: usize,
     t0: Nanos,
+    span: f64,
     tag: Tag,
 ) -> Nanos {
-    let span = cx.rng.frange(60.0, 300.0);
     let mut end = t0;
     let user = *cx
         .rng
@@ -126,7 +126,8 @@ pub(crate) fn lateral_movement(cx: &mut Ctx) {
     let tag = cx.event("lateral-movement", "lateral-movement", Some(src), None);
     let hosts = cx.count(30.0, 8);
     let t0 = cx.base + secs(cx.rng.frange(20.0, 90.0));
-    let end = sweep_admin_ports(cx, src, hosts, t0, tag);
+    let span = cx.rng.frange(60.0, 300.0);
+    let end = sweep_admin_ports(cx, src, hosts, t0, span, tag);
     let (bg_start, bg_end) = (cx.base, end + secs(cx.rng.frange(30.0, 120.0)));
     background::add(cx, bg_start, bg_end);
 }

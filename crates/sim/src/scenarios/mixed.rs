@@ -172,7 +172,8 @@ pub(crate) fn smokescreen(cx: &mut Ctx) {
     let tag = cx.event("lateral", "lateral-movement", Some(mover), None);
     let hosts = cx.count(20.0, 8);
     let t = at(cx);
-    lateral::sweep_admin_ports(cx, mover, hosts, t, tag);
+    let span = ((t0 + dur).saturating_sub(t) as f64 / 1e9 * 0.8).max(5.0);
+    lateral::sweep_admin_ports(cx, mover, hosts, t, span, tag);
 
     // exfiltration by yet another inside host
     let thief = cx.net.client(&mut cx.rng);
