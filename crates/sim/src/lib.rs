@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod background;
+mod background;
 pub mod conn;
 mod ctx;
 pub mod net;
