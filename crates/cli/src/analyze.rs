@@ -12,7 +12,10 @@ use std::time::Instant;
 
 use serde_json::json;
 use vigil_capture::{Merge, PacketSource};
-use vigil_core::{Nanos, NetSet, PacketInfo, NANOS_PER_SEC};
+use vigil_core::{
+    FlowCtx, FlowRecord, FlowSink, Meta, Nanos, NetSet, PacketInfo, ShedAggregate, NANOS_PER_SEC,
+};
+use vigil_detect::{DetectConfig, Emitted, Engine};
 use vigil_flow::{FlowConfig, FlowStats, FlowTable};
 use vigil_wire::{Decoded, Decoder, DecoderConfig};
 
@@ -31,7 +34,45 @@ pub struct Options {
     pub home_net: NetSet,
     pub eve: Option<PathBuf>,
     pub flow: FlowConfig,
+    pub detect: DetectConfig,
     pub progress: bool,
+}
+
+/// What travels from the reader to the flow stage: decoded packets and the
+/// metadata seen in some of them (index of its packet; ARP has none).
+#[derive(Default)]
+struct Batch {
+    pkts: Vec<PacketInfo>,
+    meta: Vec<(u32, bool, Meta)>,
+}
+
+impl Batch {
+    fn with_capacity(n: usize) -> Self {
+        Batch {
+            pkts: Vec::with_capacity(n),
+            meta: Vec::new(),
+        }
+    }
+    fn clear(&mut self) {
+        self.pkts.clear();
+        self.meta.clear();
+    }
+}
+
+/// Finished flows go both to EVE and to the detectors.
+struct Tee<'a> {
+    eve: &'a mut EveWriter,
+    engine: &'a mut Engine,
+}
+
+impl FlowSink for Tee<'_> {
+    fn flow(&mut self, rec: &FlowRecord) {
+        self.eve.flow(rec);
+        self.engine.flow_end(rec);
+    }
+    fn shed(&mut self, agg: &ShedAggregate) {
+        self.eve.aggregate(agg);
+    }
 }
 
 /// What one run found, for the summary and the exit code.
@@ -43,6 +84,8 @@ pub struct Outcome {
     pub flow: FlowStats,
     pub flows_written: u64,
     pub aggregates_written: u64,
+    pub alerts_written: u64,
+    pub alerts_suppressed: u64,
     pub warnings: Vec<String>,
     /// A capture that turned out broken mid-way: results up to it are kept.
     pub fatal: Option<String>,
@@ -107,10 +150,10 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
     let mut eve = EveWriter::new(out);
     let pb = progress_bar(opts.progress, source.progress().1);
 
-    let (tx, rx) = sync_channel::<Vec<PacketInfo>>(CHANNEL_DEPTH);
+    let (tx, rx) = sync_channel::<Batch>(CHANNEL_DEPTH);
     // Empty batches travel back for reuse; bounded like the forward channel so
     // the number of batches alive is fixed.
-    let (back_tx, back_rx) = sync_channel::<Vec<PacketInfo>>(CHANNEL_DEPTH + 2);
+    let (back_tx, back_rx) = sync_channel::<Batch>(CHANNEL_DEPTH + 2);
     let pb2 = pb.clone();
     let reader = std::thread::Builder::new()
         .name("vigil-reader".into())
@@ -126,7 +169,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
                 decode: serde_json::Value::Null,
                 anomalies: Vec::new(),
             };
-            let mut batch: Vec<PacketInfo> = Vec::with_capacity(BATCH);
+            let mut batch = Batch::with_capacity(BATCH);
             let mut next_expire: Nanos = 0;
             let mut batches = 0u64;
             loop {
@@ -140,16 +183,32 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
                         if p.ts > r.last_ts {
                             r.last_ts = p.ts;
                         }
-                        if let Decoded::Ip { info, .. } =
-                            dec.decode(p.linktype, p.ts, p.orig_len, p.data)
+                        match dec.decode(p.linktype, p.ts, p.orig_len, p.data) {
+                            Decoded::Ip { info, payload } => {
+                                if let Some(m) = vigil_app::inspect(&info, payload) {
+                                    batch.meta.push((batch.pkts.len() as u32, true, m));
+                                }
+                                batch.pkts.push(info);
+                            }
+                            Decoded::Arp(a) => batch.meta.push((
+                                batch.pkts.len() as u32,
+                                false,
+                                Meta::Arp {
+                                    ts: a.ts,
+                                    op: a.op,
+                                    sender: a.sender_ip,
+                                    target: a.target_ip,
+                                },
+                            )),
+                            _ => {}
+                        }
                         {
-                            batch.push(info);
-                            if batch.len() == BATCH {
+                            if batch.pkts.len() == BATCH {
                                 let full = std::mem::replace(
                                     &mut batch,
                                     back_rx
                                         .try_recv()
-                                        .unwrap_or_else(|_| Vec::with_capacity(BATCH)),
+                                        .unwrap_or_else(|_| Batch::with_capacity(BATCH)),
                                 );
                                 if tx.send(full).is_err() {
                                     break;
@@ -175,7 +234,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
                 }
             }
             dec.expire(Nanos::MAX);
-            if !batch.is_empty() {
+            if !batch.pkts.is_empty() || !batch.meta.is_empty() {
                 let _ = tx.send(batch);
             }
             r.warnings = source.take_warnings();
@@ -185,15 +244,52 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
         })?;
 
     let mut table = FlowTable::new(&opts.flow);
+    let mut engine = Engine::new(&opts.detect, opts.home_net.clone());
+    let mut ctx: Vec<FlowCtx> = Vec::with_capacity(BATCH);
+    let mut alerts: Vec<Emitted> = Vec::new();
     for mut batch in rx {
-        table.process_batch(&batch, &mut eve);
+        table.process_batch(
+            &batch.pkts,
+            &mut ctx,
+            &mut Tee {
+                eve: &mut eve,
+                engine: &mut engine,
+            },
+        );
+        let mut metas = batch.meta.iter().peekable();
+        for (i, (p, c)) in batch.pkts.iter().zip(&ctx).enumerate() {
+            // ARP frames read before this packet, then the packet, then what
+            // its payload showed
+            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| !*ip && *at as usize == i) {
+                engine.meta(None, m);
+            }
+            engine.packet(p, c);
+            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| *ip && *at as usize == i) {
+                engine.meta(Some((p, c)), m);
+            }
+        }
+        for (_, _, m) in metas {
+            engine.meta(None, m);
+        }
+        engine.drain(&mut alerts);
+        for a in alerts.drain(..) {
+            eve.alert(&a);
+        }
         batch.clear();
         let _ = back_tx.try_send(batch);
     }
     let r = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
-    table.finish(&mut eve);
+    table.finish(&mut Tee {
+        eve: &mut eve,
+        engine: &mut engine,
+    });
+    engine.finish();
+    engine.drain(&mut alerts);
+    for a in alerts.drain(..) {
+        eve.alert(&a);
+    }
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -206,6 +302,8 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
         flow,
         flows_written: eve.flows,
         aggregates_written: eve.aggregates,
+        alerts_written: eve.alerts,
+        alerts_suppressed: engine.suppressed,
         warnings: r.warnings,
         fatal: r.fatal,
         decode: r.decode,
@@ -255,7 +353,8 @@ fn stats_event(o: &Outcome, opts: &Options) -> serde_json::Value {
             },
             "flow": o.flow,
             "home_net": opts.home_net.iter().map(|(a, l)| format!("{a}/{l}")).collect::<Vec<_>>(),
-            "output": {"flows": o.flows_written, "flow_aggregates": o.aggregates_written},
+            "output": {"flows": o.flows_written, "flow_aggregates": o.aggregates_written,
+                       "alerts": o.alerts_written, "alerts_rate_limited": o.alerts_suppressed},
             "memory": {"flow_bound": o.flow.memory_bound, "flow_peak": o.flow.memory_peak},
             "elapsed_seconds": o.elapsed,
         }
@@ -286,6 +385,11 @@ pub fn summary(o: &Outcome) -> String {
         o.packets as f64 / secs / 1e6
     ));
     let f = &o.flow;
+    s.push_str(&format!(
+        "  alerts: {} ({} repeats rate-limited)\n",
+        human(o.alerts_written),
+        human(o.alerts_suppressed)
+    ));
     s.push_str(&format!(
         "  flows: {} logged, {} shed into {} aggregate(s) ({} packets); peak {} active, {} candidates\n",
         human(f.flows_logged),

@@ -11,6 +11,8 @@ pub struct Config {
     /// Protected networks (HOME_NET), used when `--home-net` is not given.
     pub home_net: Vec<String>,
     pub flow: FlowSection,
+    /// Detector settings (`[detect.dos]`, `[detect.scan]`, ...).
+    pub detect: vigil_detect::DetectConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -17,6 +17,7 @@ pub struct EveWriter {
     line: String,
     pub flows: u64,
     pub aggregates: u64,
+    pub alerts: u64,
     /// The first write error; later writes are skipped.
     pub error: Option<io::Error>,
 }
@@ -48,6 +49,11 @@ fn push_proto(s: &mut String, p: u8) {
     }
 }
 
+/// A JSON string literal (quotes and escapes) for free text.
+fn json_str(t: &str) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "\"\"".into())
+}
+
 fn has_ports(p: u8) -> bool {
     matches!(p, proto::TCP | proto::UDP | proto::SCTP)
 }
@@ -59,6 +65,7 @@ impl EveWriter {
             line: String::with_capacity(1024),
             flows: 0,
             aggregates: 0,
+            alerts: 0,
             error: None,
         }
     }
@@ -154,6 +161,62 @@ impl EveWriter {
             let _ = write!(s, ",\"state\":\"{}\"}}", state_name(r.state));
         }
         s.push('}');
+        self.emit();
+    }
+
+    /// An alert, as Suricata writes them, with vigil's evidence in `vigil`.
+    pub fn alert(&mut self, e: &vigil_detect::Emitted) {
+        self.alerts += 1;
+        let a = &e.alert;
+        let s = &mut self.line;
+        let _ = write!(s, "{{\"timestamp\":\"{}\",", format_eve_ts(a.ts));
+        if let Some(id) = a.flow_ids.first() {
+            let _ = write!(s, "\"flow_id\":{id},");
+        }
+        s.push_str("\"event_type\":\"alert\",");
+        if let Some(ip) = a.src {
+            let _ = write!(s, "\"src_ip\":\"{ip}\",");
+        }
+        if let Some(p) = a.src_port {
+            let _ = write!(s, "\"src_port\":{p},");
+        }
+        if let Some(ip) = a.dst {
+            let _ = write!(s, "\"dest_ip\":\"{ip}\",");
+        }
+        if let Some(p) = a.dest_port {
+            let _ = write!(s, "\"dest_port\":{p},");
+        }
+        if let Some(p) = a.proto {
+            push_proto(s, p);
+            s.push(',');
+        }
+        let _ = write!(
+            s,
+            "\"alert\":{{\"action\":\"allowed\",\"gid\":1,\"signature_id\":{},\"rev\":1,\"signature\":{},\"category\":\"{}\",\"severity\":{}}},",
+            a.signature_id,
+            json_str(&a.signature),
+            a.category.slug(),
+            a.severity
+        );
+        let _ = write!(s, "\"vigil\":{{\"update\":{},\"metrics\":{{", e.update);
+        for (i, (k, v)) in a.metrics.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            if v.is_finite() {
+                let _ = write!(s, "\"{k}\":{v}");
+            } else {
+                let _ = write!(s, "\"{k}\":null");
+            }
+        }
+        s.push_str("},\"flow_ids\":[");
+        for (i, id) in a.flow_ids.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "{id}");
+        }
+        s.push_str("]}}");
         self.emit();
     }
 

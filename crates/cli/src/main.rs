@@ -33,6 +33,9 @@ enum Command {
     /// Analyse capture files (pcap, pcapng, optionally gzipped): flows, stats
     /// and alerts as EVE JSON.
     Analyze(AnalyzeArgs),
+    /// Write a generated scenario: NAME.pcap and NAME.pcap.truth.json
+    /// (the eval truth format). `vigil sim --list` names them.
+    Sim(SimArgs),
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -64,6 +67,56 @@ struct AnalyzeArgs {
     /// Don't print the summary on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(clap::Args)]
+struct SimArgs {
+    /// Scenario name, or "all".
+    #[arg(required_unless_present = "list")]
+    scenario: Option<String>,
+    /// Output directory.
+    #[arg(long, short, default_value = ".")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Size factor (1.0 = default size).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// List the scenarios.
+    #[arg(long)]
+    list: bool,
+}
+
+fn sim(a: SimArgs) -> ExitCode {
+    let all = vigil_sim::scenarios();
+    if a.list {
+        for s in all {
+            println!(
+                "{:<24} {}  (home nets {})",
+                s.name,
+                s.summary,
+                s.home_nets.join(",")
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let name = a.scenario.unwrap_or_default();
+    let names: Vec<&str> = if name == "all" {
+        all.iter().map(|s| s.name).collect()
+    } else {
+        vec![name.as_str()]
+    };
+    let opts = vigil_sim::SimOptions {
+        seed: a.seed,
+        scale: a.scale,
+    };
+    for n in names {
+        match vigil_sim::generate(n, &a.out, &opts) {
+            Ok(p) => println!("{}", p.display()),
+            Err(e) => return fail(1, e),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -100,6 +153,7 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             memory,
             timeouts: cfg.flow.timeouts,
         },
+        detect: cfg.detect.clone(),
         progress: !a.no_progress,
     };
     match analyze::run(opts, source) {
@@ -120,6 +174,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Sim(a) => sim(a),
         Command::Config { print_default } => {
             if print_default {
                 print!("{}", config::Config::default_toml());

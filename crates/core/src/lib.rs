@@ -9,9 +9,11 @@
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod detect;
 pub mod time;
 
 pub use addr::{Addr, NetSet};
+pub use detect::{Alert, Category, DnsMeta, FlowCtx, Meta};
 pub use time::{format_eve_ts, Nanos, NANOS_PER_SEC};
 
 /// IP protocol numbers vigil names; any other number is carried as is.

@@ -33,8 +33,8 @@ pub use key::FlowKey;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use vigil_core::{
-    proto, tcp_flags as tf, Addr, DirCounters, EndReason, FlowRecord, FlowSink, FlowState, Nanos,
-    PacketInfo, ShedAggregate, NANOS_PER_SEC,
+    proto, tcp_flags as tf, Addr, DirCounters, EndReason, FlowCtx, FlowRecord, FlowSink, FlowState,
+    Nanos, PacketInfo, ShedAggregate, NANOS_PER_SEC,
 };
 
 /// Counters of the table's work, reported in the final `stats` event.
@@ -243,6 +243,16 @@ impl Pkt {
     }
 }
 
+/// A flow's id: a function of its key's hash and its first packet's time, so
+/// a one-packet candidate already has the id its record will carry
+/// (splitmix64 finaliser, positive like Suricata's hash-looking ids).
+fn flow_id(h: u64, first: Nanos) -> u64 {
+    let mut z = h ^ first.rotate_left(29);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) & 0x7fff_ffff_ffff_ffff
+}
+
 /// Whether the sender of a flow's first packet is its server: only when that
 /// packet is a SYN-ACK (the capture started mid-handshake).
 fn first_sender_is_server(proto: u8, flags: u8) -> bool {
@@ -273,7 +283,6 @@ pub struct FlowTable {
     main_cursor: usize,
     set_cursor: usize,
     evict_cursor: usize,
-    next_id: u64,
     stats: FlowStats,
     scratch: Vec<(FlowKey, bool, u64)>,
 }
@@ -311,7 +320,6 @@ impl FlowTable {
             main_cursor: 0,
             set_cursor: 0,
             evict_cursor: 0,
-            next_id: 0,
             stats: FlowStats::default(),
             scratch: Vec::new(),
         };
@@ -338,8 +346,14 @@ impl FlowTable {
     }
 
     /// Accounts a batch of packets (in capture order), writing flows that end
-    /// to `out`.
-    pub fn process_batch<S: FlowSink + ?Sized>(&mut self, pkts: &[PacketInfo], out: &mut S) {
+    /// to `out` and each packet's [`FlowCtx`] to `ctx` (cleared first).
+    pub fn process_batch<S: FlowSink + ?Sized>(
+        &mut self,
+        pkts: &[PacketInfo],
+        ctx: &mut Vec<FlowCtx>,
+        out: &mut S,
+    ) {
+        ctx.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         scratch.extend(pkts.iter().map(|p| {
@@ -354,16 +368,16 @@ impl FlowTable {
                 self.prefetch(s.2);
             }
             let (k, lo, h) = scratch[i];
-            self.process_keyed(p, &k, lo, h, out);
+            ctx.push(self.process_keyed(p, &k, lo, h, out));
         }
         self.scratch = scratch;
     }
 
     /// Accounts one packet.
-    pub fn process<S: FlowSink + ?Sized>(&mut self, p: &PacketInfo, out: &mut S) {
+    pub fn process<S: FlowSink + ?Sized>(&mut self, p: &PacketInfo, out: &mut S) -> FlowCtx {
         let (k, lo) = FlowKey::of(p);
         let h = k.hash();
-        self.process_keyed(p, &k, lo, h, out);
+        self.process_keyed(p, &k, lo, h, out)
     }
 
     #[inline]
@@ -382,7 +396,7 @@ impl FlowTable {
         src_lo: bool,
         h: u64,
         out: &mut S,
-    ) {
+    ) -> FlowCtx {
         self.stats.packets += p.frames.max(1) as u64;
         if p.ts > self.now {
             self.now = p.ts;
@@ -398,8 +412,9 @@ impl FlowTable {
                 && p.tcp_flags & (tf::SYN | tf::ACK) == tf::SYN
                 && f.key.proto == proto::TCP;
             if idle <= self.timeouts.for_state(f.key.proto, f.state) && !reuse {
-                Self::apply(&mut self.flows[fi], &pkt);
-                return;
+                let f = &mut self.flows[fi];
+                Self::apply(f, &pkt);
+                return Self::ctx_of(f, &pkt);
             }
             self.end_flow(fi, EndReason::Timeout, out);
         }
@@ -411,14 +426,31 @@ impl FlowTable {
                 self.candidates -= 1;
                 let idle = p.ts.saturating_sub(c.ts);
                 if idle <= self.timeouts.for_state(key.proto, FlowState::New) {
-                    self.promote(&c, h, &pkt, p, out);
-                    return;
+                    let fi = self.promote(&c, h, &pkt, p, out);
+                    return Self::ctx_of(&self.flows[fi], &pkt);
                 }
                 self.retire_candidate(&c, out);
                 break;
             }
         }
         self.insert_candidate(si, p, key, src_lo, out);
+        FlowCtx {
+            flow_id: flow_id(h, p.ts),
+            new_flow: true,
+            to_server: !first_sender_is_server(key.proto, p.tcp_flags),
+            established: false,
+            flow_pkts: p.frames.max(1) as u64,
+        }
+    }
+
+    fn ctx_of(f: &Flow, p: &Pkt) -> FlowCtx {
+        FlowCtx {
+            flow_id: f.id,
+            new_flow: false,
+            to_server: p.src_lo == f.client_is_lo,
+            established: f.state != FlowState::New || f.tcp & TCP_HANDSHAKE != 0,
+            flow_pkts: f.dir[0].pkts + f.dir[1].pkts,
+        }
     }
 
     fn insert_candidate<S: FlowSink + ?Sized>(
@@ -561,7 +593,7 @@ impl FlowTable {
             icmp_code: c.icmp_code,
             first: c.ts,
             last: c.ts,
-            id: self.new_id(),
+            id: flow_id(c.key.hash(), c.ts),
             ..Flow::default()
         };
         Self::apply(&mut f, &Pkt::of_candidate(c));
@@ -575,16 +607,6 @@ impl FlowTable {
         out.flow(&Self::record(&f, reason));
     }
 
-    fn new_id(&mut self) -> u64 {
-        self.next_id += 1;
-        // splitmix64: unique (a bijection of the counter) and well spread,
-        // like Suricata's hash-looking flow ids.
-        let mut z = self.next_id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) & 0x7fff_ffff_ffff_ffff
-    }
-
     fn promote<S: FlowSink + ?Sized>(
         &mut self,
         c: &Candidate,
@@ -592,10 +614,10 @@ impl FlowTable {
         pkt: &Pkt,
         p: &PacketInfo,
         out: &mut S,
-    ) {
+    ) -> usize {
         let fi = self.alloc_flow(out);
         self.stats.promoted += 1;
-        let id = self.new_id();
+        let id = flow_id(h, c.ts);
         let f = &mut self.flows[fi];
         *f = Flow {
             key: c.key,
@@ -624,6 +646,7 @@ impl FlowTable {
             + self.aggs.len() * std::mem::size_of::<Agg>()
             + self.index.len() * 8;
         self.stats.memory_peak = self.stats.memory_peak.max(used as u64);
+        fi
     }
 
     /// A free main-table slot, making room if the table is full.

@@ -79,7 +79,7 @@ fn one_connection_one_record() {
     let mut t = FlowTable::new(&FlowConfig::default());
     let mut out = Collect::default();
     let pkts = connection(100 * S, 10);
-    t.process_batch(&pkts, &mut out);
+    t.process_batch(&pkts, &mut Vec::new(), &mut out);
     t.finish(&mut out);
     assert_eq!(out.flows.len(), 1);
     let f = &out.flows[0];
@@ -105,7 +105,7 @@ fn syn_ack_first_makes_its_receiver_the_client() {
     let mut t = FlowTable::new(&FlowConfig::default());
     let mut out = Collect::default();
     let pkts = connection(100 * S, 2);
-    t.process_batch(&pkts[1..], &mut out);
+    t.process_batch(&pkts[1..], &mut Vec::new(), &mut out);
     t.finish(&mut out);
     assert_eq!(out.flows.len(), 1);
     assert_eq!(out.flows[0].client, Addr::v4(C));
@@ -119,7 +119,7 @@ fn idle_flow_times_out_and_one_packet_flows_are_logged() {
     // a lone DNS query, then 100 s later unrelated traffic sweeps it out
     let mut q = tcp(10 * S, C, 5353, [192, 0, 2, 53], 53, 0, 30);
     q.proto = proto::UDP;
-    t.process(&q, &mut out);
+    let _ = t.process(&q, &mut out);
     for i in 0..200u64 {
         let p = tcp(
             (11 + i) * S,
@@ -144,8 +144,8 @@ fn idle_flow_times_out_and_one_packet_flows_are_logged() {
 fn closed_connection_reused_by_a_new_syn_is_a_new_flow() {
     let mut t = FlowTable::new(&FlowConfig::default());
     let mut out = Collect::default();
-    t.process_batch(&connection(100 * S, 1), &mut out);
-    t.process_batch(&connection(105 * S, 1), &mut out);
+    t.process_batch(&connection(100 * S, 1), &mut Vec::new(), &mut out);
+    t.process_batch(&connection(105 * S, 1), &mut Vec::new(), &mut out);
     t.finish(&mut out);
     assert_eq!(out.flows.len(), 2);
     assert!(out
@@ -188,7 +188,7 @@ fn flood_does_not_split_or_evict_the_upload() {
         }
         if batch.len() >= 256 || i + 1 == upload.len() {
             total += batch.len() as u64;
-            t.process_batch(&batch, &mut out);
+            t.process_batch(&batch, &mut Vec::new(), &mut out);
             batch.clear();
         }
     }
@@ -232,6 +232,7 @@ fn main_table_full_of_protected_flows_forces_the_stalest() {
                 tcp(ts + 1, SV, 443, c, 1000, SYN | ACK, 0),
                 tcp(ts + 2, c, 1000, SV, 443, ACK, 0),
             ],
+            &mut Vec::new(),
             &mut out,
         );
     }
@@ -265,7 +266,7 @@ proptest! {
             if flags % 5 == 0 { p.proto = proto::UDP; p.tcp_flags = 0; }
             p
         }).collect();
-        for chunk in v.chunks(100) { t.process_batch(chunk, &mut out); }
+        for chunk in v.chunks(100) { t.process_batch(chunk, &mut Vec::new(), &mut out); }
         t.finish(&mut out);
         let st = t.stats();
         prop_assert_eq!(total_pkts(&out), frames);
@@ -274,4 +275,18 @@ proptest! {
         prop_assert_eq!(out.flows.len() as u64, st.flows_logged);
         prop_assert_eq!(out.aggs.iter().map(|a| a.flows).sum::<u64>(), st.flows_shed);
     }
+}
+
+#[test]
+fn flow_ids_are_stable_from_the_first_packet_and_ctx_tracks_the_handshake() {
+    let mut t = FlowTable::new(&FlowConfig::default());
+    let mut out = Collect::default();
+    let mut ctx = Vec::new();
+    t.process_batch(&connection(100 * S, 1), &mut ctx, &mut out);
+    t.finish(&mut out);
+    assert!(ctx[0].new_flow && ctx[0].to_server && !ctx[0].established);
+    assert!(!ctx[1].new_flow && !ctx[1].to_server);
+    assert!(ctx[2].established);
+    assert!(ctx.iter().all(|c| c.flow_id == out.flows[0].flow_id));
+    assert_eq!(ctx.last().unwrap().flow_pkts, 8);
 }

@@ -1,0 +1,305 @@
+//! vigil's detectors, and the engine that feeds them and rate-limits what
+//! they say.
+//!
+//! A detector is one module (config, state, tests) plus one line in
+//! [`Engine::new`]. Detectors see every decoded IP packet with its flow
+//! context ([`Ctx`]), application metadata and ARP ([`Meta`]), every finished
+//! flow, and a tick per second of capture time. They never read the wall
+//! clock: the same capture gives the same alerts.
+//!
+//! Promises every detector keeps:
+//! - **Bounded state.** Per-key tables have a named cap and a counter when it
+//!   is hit; distinct counts and heavy hitters use sketches, so a spoofed flood
+//!   of millions of sources costs a fixed amount of memory.
+//! - **Cheap per packet.** The per-packet path is a few hash updates at most;
+//!   heavier work runs on flow end or on the tick.
+//! - **One alert per (category, key)**, then updates no more often than
+//!   [`AlertConfig::update_interval`] (the engine enforces it).
+#![forbid(unsafe_code)]
+
+pub mod beacon;
+pub mod bruteforce;
+pub mod dnstunnel;
+pub mod dos;
+pub mod exfil;
+pub mod lateral;
+pub mod scan;
+pub mod sketch;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use vigil_core::{
+    Addr, Alert, Category, FlowCtx, FlowRecord, Meta, Nanos, NetSet, PacketInfo, NANOS_PER_SEC,
+};
+
+/// One packet as detectors see it.
+pub struct Ctx<'a> {
+    pub p: &'a PacketInfo,
+    pub flow: &'a FlowCtx,
+    /// Source / destination inside the home networks.
+    pub src_home: bool,
+    pub dst_home: bool,
+}
+
+/// Where detectors put alerts.
+pub type Out = Vec<Alert>;
+
+/// A detector. Every hook has a no-op default: implement what you need.
+pub trait Detector: Send {
+    fn name(&self) -> &'static str;
+    /// Every decoded IP packet (or reassembled datagram), in capture order.
+    fn on_packet(&mut self, _c: &Ctx, _out: &mut Out) {}
+    /// Application metadata of a packet (`c` is that packet), or an ARP frame
+    /// (`c` is `None`).
+    fn on_meta(&mut self, _c: Option<&Ctx>, _m: &Meta, _home: &NetSet, _out: &mut Out) {}
+    /// A finished flow (its whole totals).
+    fn on_flow_end(&mut self, _r: &FlowRecord, _home: &NetSet, _out: &mut Out) {}
+    /// Once per second of capture time (`now` is the current capture time).
+    fn on_tick(&mut self, _now: Nanos, _out: &mut Out) {}
+    /// The input ended.
+    fn finish(&mut self, _now: Nanos, _out: &mut Out) {}
+}
+
+/// Alert output settings (`[detect.alerts]`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertConfig {
+    /// Seconds (capture time) between updates of an alert already raised for
+    /// the same category and key.
+    pub update_interval: u64,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            update_interval: 60,
+        }
+    }
+}
+
+/// Every detector's settings (`[detect.*]` in the config file).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    pub alerts: AlertConfig,
+    pub dos: dos::Config,
+    pub scan: scan::Config,
+    pub bruteforce: bruteforce::Config,
+    pub exfil: exfil::Config,
+    pub beacon: beacon::Config,
+    pub dnstunnel: dnstunnel::Config,
+    pub lateral: lateral::Config,
+}
+
+/// An alert the engine let through, with its place in the sequence for its
+/// key: 0 for the first, then 1, 2, ... for updates.
+pub struct Emitted {
+    pub alert: Alert,
+    pub update: u32,
+}
+
+/// Most (category, key) groups remembered for rate limiting; past it the
+/// oldest are forgotten (an old group may then alert again, never silently).
+const MAX_ALERT_KEYS: usize = 65_536;
+
+type AlertKey = (Category, Option<Addr>, Option<Addr>);
+
+/// Feeds the detectors, rate-limits their alerts.
+pub struct Engine {
+    detectors: Vec<Box<dyn Detector>>,
+    home: NetSet,
+    pending: Out,
+    seen: HashMap<AlertKey, (Nanos, u32)>,
+    update_interval: Nanos,
+    now: Nanos,
+    next_tick: Nanos,
+    /// Alerts suppressed by rate limiting (counted for the stats event).
+    pub suppressed: u64,
+    pub raised: u64,
+}
+
+impl Engine {
+    pub fn new(cfg: &DetectConfig, home: NetSet) -> Self {
+        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
+        if cfg.dos.enabled {
+            detectors.push(Box::new(dos::Dos::new(&cfg.dos)));
+        }
+        if cfg.scan.enabled {
+            detectors.push(Box::new(scan::Scan::new(&cfg.scan)));
+        }
+        if cfg.bruteforce.enabled {
+            detectors.push(Box::new(bruteforce::Bruteforce::new(&cfg.bruteforce)));
+        }
+        if cfg.exfil.enabled {
+            detectors.push(Box::new(exfil::Exfil::new(&cfg.exfil)));
+        }
+        if cfg.beacon.enabled {
+            detectors.push(Box::new(beacon::Beacon::new(&cfg.beacon)));
+        }
+        if cfg.dnstunnel.enabled {
+            detectors.push(Box::new(dnstunnel::DnsTunnel::new(&cfg.dnstunnel)));
+        }
+        if cfg.lateral.enabled {
+            detectors.push(Box::new(lateral::Lateral::new(&cfg.lateral)));
+        }
+        Engine {
+            detectors,
+            home,
+            pending: Vec::new(),
+            seen: HashMap::new(),
+            update_interval: cfg.alerts.update_interval.saturating_mul(NANOS_PER_SEC),
+            now: 0,
+            next_tick: 0,
+            suppressed: 0,
+            raised: 0,
+        }
+    }
+
+    pub fn home(&self) -> &NetSet {
+        &self.home
+    }
+
+    fn advance(&mut self, ts: Nanos) {
+        if ts <= self.now {
+            return;
+        }
+        self.now = ts;
+        if self.next_tick == 0 {
+            self.next_tick = ts - ts % NANOS_PER_SEC + NANOS_PER_SEC;
+        }
+        while self.now >= self.next_tick {
+            let t = self.next_tick;
+            for d in self.detectors.iter_mut() {
+                d.on_tick(t, &mut self.pending);
+            }
+            self.next_tick += NANOS_PER_SEC;
+            // a long silence in the capture: jump instead of ticking through it
+            if self.now.saturating_sub(self.next_tick) > 3600 * NANOS_PER_SEC {
+                self.next_tick = self.now - self.now % NANOS_PER_SEC + NANOS_PER_SEC;
+            }
+        }
+    }
+
+    /// One decoded packet with its flow context.
+    pub fn packet(&mut self, p: &PacketInfo, flow: &FlowCtx) {
+        self.advance(p.ts);
+        let c = Ctx {
+            p,
+            flow,
+            src_home: self.home.contains(p.src),
+            dst_home: self.home.contains(p.dst),
+        };
+        for d in self.detectors.iter_mut() {
+            d.on_packet(&c, &mut self.pending);
+        }
+    }
+
+    /// Application metadata of packet `p` (or an ARP frame when `p` is None).
+    pub fn meta(&mut self, p: Option<(&PacketInfo, &FlowCtx)>, m: &Meta) {
+        match p {
+            Some((p, flow)) => {
+                self.advance(p.ts);
+                let c = Ctx {
+                    p,
+                    flow,
+                    src_home: self.home.contains(p.src),
+                    dst_home: self.home.contains(p.dst),
+                };
+                for d in self.detectors.iter_mut() {
+                    d.on_meta(Some(&c), m, &self.home, &mut self.pending);
+                }
+            }
+            None => {
+                if let Meta::Arp { ts, .. } = m {
+                    self.advance(*ts);
+                }
+                for d in self.detectors.iter_mut() {
+                    d.on_meta(None, m, &self.home, &mut self.pending);
+                }
+            }
+        }
+    }
+
+    pub fn flow_end(&mut self, r: &FlowRecord) {
+        for d in self.detectors.iter_mut() {
+            d.on_flow_end(r, &self.home, &mut self.pending);
+        }
+    }
+
+    pub fn finish(&mut self) {
+        let now = self.now;
+        for d in self.detectors.iter_mut() {
+            d.finish(now, &mut self.pending);
+        }
+    }
+
+    /// The alerts raised since the last call, rate-limited per (category,
+    /// key): the first always passes, then one update per interval.
+    pub fn drain(&mut self, out: &mut Vec<Emitted>) {
+        for a in self.pending.drain(..) {
+            self.raised += 1;
+            let key = a.key();
+            match self.seen.get_mut(&key) {
+                None => {
+                    if self.seen.len() >= MAX_ALERT_KEYS {
+                        // forget the stalest group
+                        if let Some(k) = self.seen.iter().min_by_key(|(_, v)| v.0).map(|(k, _)| *k)
+                        {
+                            self.seen.remove(&k);
+                        }
+                    }
+                    self.seen.insert(key, (a.ts, 0));
+                    out.push(Emitted {
+                        alert: a,
+                        update: 0,
+                    });
+                }
+                Some((last, n)) => {
+                    if a.ts >= last.saturating_add(self.update_interval) {
+                        *last = a.ts;
+                        *n += 1;
+                        out.push(Emitted {
+                            alert: a,
+                            update: *n,
+                        });
+                    } else {
+                        self.suppressed += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_round_trips_and_rejects_unknown_keys() {
+        let text = toml::to_string(&DetectConfig::default()).unwrap();
+        let back: DetectConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, DetectConfig::default());
+        assert!(toml::from_str::<DetectConfig>("[dos]\nenabeld = true\n").is_err());
+    }
+
+    #[test]
+    fn engine_rate_limits_per_key() {
+        let mut e = Engine::new(&DetectConfig::default(), NetSet::default());
+        let mk = |ts: u64, dst: u8| {
+            let mut a = Alert::new(ts * NANOS_PER_SEC, Category::Dos, 1, "x", 1);
+            a.dst = Some(Addr::v4([10, 0, 0, dst]));
+            a
+        };
+        e.pending.extend([mk(1, 1), mk(2, 1), mk(3, 2), mk(70, 1)]);
+        let mut out = Vec::new();
+        e.drain(&mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|x| (x.alert.ts / NANOS_PER_SEC, x.update))
+            .collect();
+        assert_eq!(got, vec![(1, 0), (3, 0), (70, 1)]);
+        assert_eq!(e.suppressed, 1);
+    }
+}
