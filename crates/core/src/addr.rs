@@ -65,10 +65,13 @@ impl fmt::Debug for Addr {
 }
 
 /// A set of CIDR prefixes (the home networks), checked by linear scan: home
-/// nets are a handful of prefixes.
+/// nets are a handful of prefixes. Checked twice per packet, so each family
+/// keeps (network, mask) integer pairs: one AND and compare per prefix.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetSet {
     nets: Vec<(Addr, u8)>,
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl NetSet {
@@ -97,28 +100,37 @@ impl NetSet {
             };
             nets.push((Addr::from(ip), len));
         }
-        Ok(NetSet { nets })
+        let mut set = NetSet {
+            nets,
+            ..Default::default()
+        };
+        for (a, len) in &set.nets {
+            if a.v6 {
+                let mask = if *len == 0 { 0 } else { u128::MAX << (128 - *len as u32) };
+                set.v6.push((u128::from_be_bytes(a.bytes) & mask, mask));
+            } else {
+                let mask = if *len == 0 { 0 } else { u32::MAX << (32 - *len as u32) };
+                set.v4.push((a.v4_u32() & mask, mask));
+            }
+        }
+        Ok(set)
     }
     pub fn is_empty(&self) -> bool {
         self.nets.is_empty()
     }
+    #[inline]
     pub fn contains(&self, a: Addr) -> bool {
-        self.nets
-            .iter()
-            .any(|(n, len)| n.v6 == a.v6 && prefix_eq(&n.bytes, &a.bytes, *len))
+        if a.v6 {
+            let x = u128::from_be_bytes(a.bytes);
+            self.v6.iter().any(|(n, m)| x & m == *n)
+        } else {
+            let x = a.v4_u32();
+            self.v4.iter().any(|(n, m)| x & m == *n)
+        }
     }
     pub fn iter(&self) -> impl Iterator<Item = (Addr, u8)> + '_ {
         self.nets.iter().copied()
     }
-}
-
-fn prefix_eq(a: &[u8; 16], b: &[u8; 16], len: u8) -> bool {
-    let full = (len / 8) as usize;
-    if a[..full] != b[..full] {
-        return false;
-    }
-    let rem = len % 8;
-    rem == 0 || (a[full] ^ b[full]) >> (8 - rem) == 0
 }
 
 #[cfg(test)]
@@ -134,6 +146,12 @@ mod tests {
         assert!(s.contains("2001:db8::1".parse::<IpAddr>().unwrap().into()));
         assert!(!s.contains("2001:db9::1".parse::<IpAddr>().unwrap().into()));
         assert!(NetSet::parse("10.0.0.0/33").is_err());
+        let all = NetSet::parse("0.0.0.0/0,::/0").unwrap();
+        assert!(all.contains("1.2.3.4".parse::<IpAddr>().unwrap().into()));
+        assert!(all.contains("::1".parse::<IpAddr>().unwrap().into()));
+        let host = NetSet::parse("10.1.2.3").unwrap();
+        assert!(host.contains("10.1.2.3".parse::<IpAddr>().unwrap().into()));
+        assert!(!host.contains("10.1.2.4".parse::<IpAddr>().unwrap().into()));
         assert!(NetSet::parse("nope").is_err());
     }
 }
