@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use vigil_core::{
-    format_eve_ts, proto, EndReason, FlowRecord, FlowState, Nanos, ShedAggregate, NANOS_PER_SEC,
+    format_eve_ts, proto, push_eve_ts, EndReason, FlowRecord, FlowState, Nanos, ShedAggregate,
+    NANOS_PER_SEC,
 };
 
 /// Writes EVE lines to any writer; counts what it wrote.
@@ -89,12 +90,9 @@ impl EveWriter {
     pub fn flow(&mut self, r: &FlowRecord) {
         self.flows += 1;
         let s = &mut self.line;
-        let _ = write!(
-            s,
-            "{{\"timestamp\":\"{}\",\"flow_id\":{},\"event_type\":\"flow\",",
-            format_eve_ts(r.end),
-            r.flow_id
-        );
+        s.push_str("{\"timestamp\":\"");
+        push_eve_ts(s, r.end);
+        let _ = write!(s, "\",\"flow_id\":{},\"event_type\":\"flow\",", r.flow_id);
         if r.vlan != 0 {
             let _ = write!(s, "\"vlan\":[{}],", r.vlan);
         }
@@ -122,7 +120,7 @@ impl EveWriter {
             s,
             ",\"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":{},\"bytes_toserver\":{},\"bytes_toclient\":{},\
              \"ip_bytes_toserver\":{},\"ip_bytes_toclient\":{},\"payload_bytes_toserver\":{},\"payload_bytes_toclient\":{},\
-             \"start\":\"{}\",\"end\":\"{}\",\"age\":{},\"state\":\"{}\",\"reason\":\"{}\",\"alerted\":false}}",
+             \"start\":\"",
             ts.pkts,
             tc.pkts,
             ts.bytes,
@@ -131,8 +129,13 @@ impl EveWriter {
             tc.ip_bytes,
             ts.payload_bytes,
             tc.payload_bytes,
-            format_eve_ts(r.start),
-            format_eve_ts(r.end),
+        );
+        push_eve_ts(s, r.start);
+        s.push_str("\",\"end\":\"");
+        push_eve_ts(s, r.end);
+        let _ = write!(
+            s,
+            "\",\"age\":{},\"state\":\"{}\",\"reason\":\"{}\",\"alerted\":false}}",
             (r.end.saturating_sub(r.start)) / NANOS_PER_SEC,
             state_name(r.state),
             reason_name(r.reason),

@@ -106,10 +106,18 @@ impl NetSet {
         };
         for (a, len) in &set.nets {
             if a.v6 {
-                let mask = if *len == 0 { 0 } else { u128::MAX << (128 - *len as u32) };
+                let mask = if *len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - *len as u32)
+                };
                 set.v6.push((u128::from_be_bytes(a.bytes) & mask, mask));
             } else {
-                let mask = if *len == 0 { 0 } else { u32::MAX << (32 - *len as u32) };
+                let mask = if *len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - *len as u32)
+                };
                 set.v4.push((a.v4_u32() & mask, mask));
             }
         }

@@ -14,7 +14,7 @@ pub mod time;
 
 pub use addr::{Addr, NetSet};
 pub use detect::{Alert, Category, DnsMeta, FlowCtx, Meta};
-pub use time::{format_eve_ts, Nanos, NANOS_PER_SEC};
+pub use time::{format_eve_ts, push_eve_ts, Nanos, NANOS_PER_SEC};
 
 /// IP protocol numbers vigil names; any other number is carried as is.
 pub mod proto {

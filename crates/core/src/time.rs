@@ -22,17 +22,37 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Formats capture time as EVE does: `2011-04-17T10:00:06.250000+0000`
 /// (microseconds, UTC).
 pub fn format_eve_ts(ts: Nanos) -> String {
+    let mut s = String::with_capacity(31);
+    push_eve_ts(&mut s, ts);
+    s
+}
+
+/// Appends capture time in EVE's format to `out`, without allocating (EVE
+/// writes three per flow record).
+pub fn push_eve_ts(out: &mut String, ts: Nanos) {
     let secs = ts / NANOS_PER_SEC;
     let micros = (ts % NANOS_PER_SEC) / 1_000;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    digits(out, y.clamp(0, 9999) as u64, 4, '-');
+    digits(out, m as u64, 2, '-');
+    digits(out, d as u64, 2, 'T');
+    digits(out, rem / 3600, 2, ':');
+    digits(out, (rem / 60) % 60, 2, ':');
+    digits(out, rem % 60, 2, '.');
+    digits(out, micros, 6, '+');
+    out.push_str("0000");
+}
+
+/// `n` decimal digits of `v` (zero-padded), then `sep`.
+fn digits(out: &mut String, v: u64, n: u32, sep: char) {
+    let mut p = 10u64.pow(n - 1);
+    for _ in 0..n {
+        out.push((b'0' + ((v / p) % 10) as u8) as char);
+        p /= 10;
+    }
+    out.push(sep);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use vigil_core::PacketInfo;
 
-#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct FlowKey {
     pub lo: [u8; 16],

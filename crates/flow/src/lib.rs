@@ -91,7 +91,7 @@ struct Flow {
 }
 
 /// A one-packet flow candidate: one cache line.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 struct Candidate {
     key: FlowKey,
@@ -301,13 +301,15 @@ impl FlowTable {
         let max_aggs = ((mem * AGG_SHARE) as usize / agg_cost).max(64);
         let mut t = FlowTable {
             timeouts: cfg.timeouts,
-            index: Vec::with_capacity(index_len),
+            // zeroed allocations: the kernel hands out zero pages lazily, so
+            // a small capture never touches most of the table
+            index: vec![0; index_len],
             mask: index_len - 1,
             flows: Vec::with_capacity(max_flows),
             free: Vec::new(),
             max_flows,
             live: 0,
-            sets: Vec::with_capacity(nsets),
+            sets: bytemuck::zeroed_vec(nsets),
             set_mask: nsets - 1,
             candidates: 0,
             aggs: Vec::new(),
@@ -327,8 +329,6 @@ impl FlowTable {
         mem::advise_huge_pages(&t.index);
         mem::advise_huge_pages(&t.sets);
         mem::advise_huge_pages(&t.flows);
-        t.index.resize(index_len, 0);
-        t.sets.resize(nsets, Set::default());
         t.stats.memory_bound = (index_len * 8
             + max_flows * std::mem::size_of::<Flow>()
             + nsets * set_size
