@@ -36,6 +36,9 @@ pub struct Options {
     pub flow: FlowConfig,
     pub detect: DetectConfig,
     pub progress: bool,
+    /// 1: read, decode and account on one thread; 2: reader and flow stages
+    /// on two threads (faster wall clock, slightly more CPU).
+    pub threads: usize,
 }
 
 /// What travels from the reader to the flow stage: decoded packets and the
@@ -135,6 +138,150 @@ pub fn open_all(paths: &[PathBuf]) -> Result<Box<dyn PacketSource>, String> {
     })
 }
 
+/// Reads, decodes and inspects every packet, handing full batches to
+/// `dispatch`, which returns the next (empty) batch to fill, or `None` to
+/// stop early.
+fn read_loop(
+    source: &mut dyn PacketSource,
+    pb: Option<&indicatif::ProgressBar>,
+    dispatch: &mut dyn FnMut(Batch) -> Option<Batch>,
+) -> ReaderResult {
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut r = ReaderResult {
+        packets: 0,
+        wire_bytes: 0,
+        first_ts: None,
+        last_ts: 0,
+        warnings: Vec::new(),
+        fatal: None,
+        decode: serde_json::Value::Null,
+        anomalies: Vec::new(),
+    };
+    let mut batch = Batch::with_capacity(BATCH);
+    let mut next_expire: Nanos = 0;
+    let mut batches = 0u64;
+    loop {
+        match source.next_packet() {
+            Ok(Some(p)) => {
+                r.packets += 1;
+                r.wire_bytes += p.orig_len as u64;
+                if r.first_ts.is_none() {
+                    r.first_ts = Some(p.ts);
+                }
+                if p.ts > r.last_ts {
+                    r.last_ts = p.ts;
+                }
+                match dec.decode(p.linktype, p.ts, p.orig_len, p.data) {
+                    Decoded::Ip { info, payload } => {
+                        if let Some(m) = vigil_app::inspect(&info, payload) {
+                            batch.meta.push((batch.pkts.len() as u32, true, m));
+                        }
+                        batch.pkts.push(info);
+                    }
+                    Decoded::Arp(a) => batch.meta.push((
+                        batch.pkts.len() as u32,
+                        false,
+                        Meta::Arp {
+                            ts: a.ts,
+                            op: a.op,
+                            sender: a.sender_ip,
+                            target: a.target_ip,
+                        },
+                    )),
+                    _ => {}
+                }
+                if batch.pkts.len() == BATCH {
+                    match dispatch(batch) {
+                        Some(next) => batch = next,
+                        None => {
+                            batch = Batch::default();
+                            break;
+                        }
+                    }
+                    batches += 1;
+                    if batches.is_multiple_of(64) {
+                        if let Some(pb) = pb {
+                            pb.set_position(source.progress().0);
+                        }
+                    }
+                }
+                if r.last_ts >= next_expire {
+                    dec.expire(r.last_ts);
+                    next_expire = r.last_ts.saturating_add(EXPIRE_EVERY);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                r.fatal = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    dec.expire(Nanos::MAX);
+    if !batch.pkts.is_empty() || !batch.meta.is_empty() {
+        let _ = dispatch(batch);
+    }
+    r.warnings = source.take_warnings();
+    r.decode = decode_counters(&dec.counters());
+    r.anomalies = dec.anomalies().collect();
+    r
+}
+
+/// The flow table and the detectors: everything after decoding.
+struct FlowStage {
+    table: FlowTable,
+    engine: Engine,
+    ctx: Vec<FlowCtx>,
+    alerts: Vec<Emitted>,
+}
+
+impl FlowStage {
+    fn new(opts: &Options) -> Self {
+        FlowStage {
+            table: FlowTable::new(&opts.flow),
+            engine: Engine::new(&opts.detect, opts.home_net.clone()),
+            ctx: Vec::with_capacity(BATCH),
+            alerts: Vec::new(),
+        }
+    }
+
+    fn process(&mut self, batch: &Batch, eve: &mut EveWriter) {
+        let engine = &mut self.engine;
+        self.table
+            .process_batch(&batch.pkts, &mut self.ctx, &mut Tee { eve, engine });
+        let mut metas = batch.meta.iter().peekable();
+        for (i, (p, c)) in batch.pkts.iter().zip(&self.ctx).enumerate() {
+            // ARP frames read before this packet, then the packet, then what
+            // its payload showed
+            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| !*ip && *at as usize == i) {
+                engine.meta(None, m);
+            }
+            engine.packet(p, c);
+            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| *ip && *at as usize == i) {
+                engine.meta(Some((p, c)), m);
+            }
+        }
+        for (_, _, m) in metas {
+            engine.meta(None, m);
+        }
+        self.write_alerts(eve);
+    }
+
+    fn write_alerts(&mut self, eve: &mut EveWriter) {
+        self.engine.drain(&mut self.alerts);
+        for a in self.alerts.drain(..) {
+            eve.alert(&a);
+        }
+    }
+
+    fn finish(&mut self, eve: &mut EveWriter) {
+        let engine = &mut self.engine;
+        self.table.finish(&mut Tee { eve, engine });
+        self.engine.finish();
+        self.write_alerts(eve);
+    }
+}
+
 pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let out: Box<dyn Write + Send> = match &opts.eve {
@@ -149,150 +296,46 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
     };
     let mut eve = EveWriter::new(out);
     let pb = progress_bar(opts.progress, source.progress().1);
+    let mut stage = FlowStage::new(&opts);
 
-    let (tx, rx) = sync_channel::<Batch>(CHANNEL_DEPTH);
-    // Empty batches travel back for reuse; bounded like the forward channel so
-    // the number of batches alive is fixed.
-    let (back_tx, back_rx) = sync_channel::<Batch>(CHANNEL_DEPTH + 2);
-    let pb2 = pb.clone();
-    let reader = std::thread::Builder::new()
-        .name("vigil-reader".into())
-        .spawn(move || {
-            let mut dec = Decoder::new(DecoderConfig::default());
-            let mut r = ReaderResult {
-                packets: 0,
-                wire_bytes: 0,
-                first_ts: None,
-                last_ts: 0,
-                warnings: Vec::new(),
-                fatal: None,
-                decode: serde_json::Value::Null,
-                anomalies: Vec::new(),
-            };
-            let mut batch = Batch::with_capacity(BATCH);
-            let mut next_expire: Nanos = 0;
-            let mut batches = 0u64;
-            loop {
-                match source.next_packet() {
-                    Ok(Some(p)) => {
-                        r.packets += 1;
-                        r.wire_bytes += p.orig_len as u64;
-                        if r.first_ts.is_none() {
-                            r.first_ts = Some(p.ts);
-                        }
-                        if p.ts > r.last_ts {
-                            r.last_ts = p.ts;
-                        }
-                        match dec.decode(p.linktype, p.ts, p.orig_len, p.data) {
-                            Decoded::Ip { info, payload } => {
-                                if let Some(m) = vigil_app::inspect(&info, payload) {
-                                    batch.meta.push((batch.pkts.len() as u32, true, m));
-                                }
-                                batch.pkts.push(info);
-                            }
-                            Decoded::Arp(a) => batch.meta.push((
-                                batch.pkts.len() as u32,
-                                false,
-                                Meta::Arp {
-                                    ts: a.ts,
-                                    op: a.op,
-                                    sender: a.sender_ip,
-                                    target: a.target_ip,
-                                },
-                            )),
-                            _ => {}
-                        }
-                        {
-                            if batch.pkts.len() == BATCH {
-                                let full = std::mem::replace(
-                                    &mut batch,
-                                    back_rx
-                                        .try_recv()
-                                        .unwrap_or_else(|_| Batch::with_capacity(BATCH)),
-                                );
-                                if tx.send(full).is_err() {
-                                    break;
-                                }
-                                batches += 1;
-                                if batches.is_multiple_of(64) {
-                                    if let Some(pb) = &pb2 {
-                                        pb.set_position(source.progress().0);
-                                    }
-                                }
-                            }
-                        }
-                        if r.last_ts >= next_expire {
-                            dec.expire(r.last_ts);
-                            next_expire = r.last_ts.saturating_add(EXPIRE_EVERY);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        r.fatal = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
-            dec.expire(Nanos::MAX);
-            if !batch.pkts.is_empty() || !batch.meta.is_empty() {
-                let _ = tx.send(batch);
-            }
-            r.warnings = source.take_warnings();
-            r.decode = decode_counters(&dec.counters());
-            r.anomalies = dec.anomalies().collect();
-            r
-        })?;
-
-    let mut table = FlowTable::new(&opts.flow);
-    let mut engine = Engine::new(&opts.detect, opts.home_net.clone());
-    let mut ctx: Vec<FlowCtx> = Vec::with_capacity(BATCH);
-    let mut alerts: Vec<Emitted> = Vec::new();
-    for mut batch in rx {
-        table.process_batch(
-            &batch.pkts,
-            &mut ctx,
-            &mut Tee {
-                eve: &mut eve,
-                engine: &mut engine,
-            },
-        );
-        let mut metas = batch.meta.iter().peekable();
-        for (i, (p, c)) in batch.pkts.iter().zip(&ctx).enumerate() {
-            // ARP frames read before this packet, then the packet, then what
-            // its payload showed
-            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| !*ip && *at as usize == i) {
-                engine.meta(None, m);
-            }
-            engine.packet(p, c);
-            while let Some((_, _, m)) = metas.next_if(|(at, ip, _)| *ip && *at as usize == i) {
-                engine.meta(Some((p, c)), m);
-            }
+    let r = if opts.threads <= 1 {
+        read_loop(source.as_mut(), pb.as_ref(), &mut |mut b| {
+            stage.process(&b, &mut eve);
+            b.clear();
+            Some(b)
+        })
+    } else {
+        let (tx, rx) = sync_channel::<Batch>(CHANNEL_DEPTH);
+        // Empty batches travel back for reuse; bounded like the forward
+        // channel so the number of batches alive is fixed.
+        let (back_tx, back_rx) = sync_channel::<Batch>(CHANNEL_DEPTH + 2);
+        let pb2 = pb.clone();
+        let reader = std::thread::Builder::new()
+            .name("vigil-reader".into())
+            .spawn(move || {
+                read_loop(source.as_mut(), pb2.as_ref(), &mut |b| {
+                    tx.send(b).ok()?;
+                    Some(
+                        back_rx
+                            .try_recv()
+                            .unwrap_or_else(|_| Batch::with_capacity(BATCH)),
+                    )
+                })
+            })?;
+        for mut batch in rx {
+            stage.process(&batch, &mut eve);
+            batch.clear();
+            let _ = back_tx.try_send(batch);
         }
-        for (_, _, m) in metas {
-            engine.meta(None, m);
-        }
-        engine.drain(&mut alerts);
-        for a in alerts.drain(..) {
-            eve.alert(&a);
-        }
-        batch.clear();
-        let _ = back_tx.try_send(batch);
-    }
-    let r = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
-    table.finish(&mut Tee {
-        eve: &mut eve,
-        engine: &mut engine,
-    });
-    engine.finish();
-    engine.drain(&mut alerts);
-    for a in alerts.drain(..) {
-        eve.alert(&a);
-    }
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the reader thread panicked"))?
+    };
+    stage.finish(&mut eve);
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    let (table, engine) = (&stage.table, &stage.engine);
     let flow = table.stats();
     let outcome = Outcome {
         packets: r.packets,

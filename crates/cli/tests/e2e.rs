@@ -425,3 +425,19 @@ fn config_defaults_print_and_unknown_keys_are_rejected() {
     assert_eq!(code, 1);
     assert!(stderr.contains("memroy"), "{stderr}");
 }
+
+#[test]
+fn one_and_two_threads_give_the_same_events() {
+    let cap = corpus("c2/slips_test-cc-capture-1.pcap");
+    let strip = |ev: Vec<Value>| -> Vec<Value> {
+        ev.into_iter()
+            .filter(|e| e["event_type"] != "stats")
+            .collect()
+    };
+    let (c1, e1, one) = analyze(&[&cap], &["--threads", "1"]);
+    let (c2, e2, two) = analyze(&[&cap], &["--threads", "2"]);
+    assert_eq!((c1, c2), (0, 0), "{e1} {e2}");
+    let (one, two) = (strip(one), strip(two));
+    assert!(one.len() > 290, "{}", one.len());
+    assert_eq!(one, two);
+}
