@@ -151,7 +151,7 @@ def cmd_record(a):
     elif a.tool == 'nfpcapd':
         r['nfpcapd'] = nfpcapd_log(os.path.join(d, 'nfpcapd.log'))
         r.update(nfdump_dir(os.path.join(d, 'flows')))
-    elif a.tool == 'vigil':
+    elif a.tool.startswith('vigil'):
         r.update(vigil_eve(os.path.join(d, 'eve.jsonl')))
     if 'exfil' in truth:
         r['upload_truth'] = dict(frame_bytes=truth['exfil']['client_to_server']['frame_bytes'],
@@ -182,7 +182,7 @@ def med(xs):
 def cmd_summary(a):
     runs = [json.loads(ln) for ln in open(a.runs) if ln.strip()]
     meta = json.load(open(a.meta)) if a.meta and os.path.exists(a.meta) else {}
-    order = ['cat', 'vigil', 'softflowd', 'nfpcapd']
+    order = ['cat', 'vigil', 'vigil1', 'softflowd', 'nfpcapd']
     result = dict(meta=meta, captures={})
     lines = []
     for cap in dict.fromkeys(r['capture'] for r in runs):
