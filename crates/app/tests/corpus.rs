@@ -94,3 +94,104 @@ fn espn_dns() {
         .iter()
         .any(|d| d.qname == "espn.go.com" || d.qname.ends_with("espn.com")));
 }
+
+/// Counts of Meta kinds, keyed "dns", "tls", "http-req", "http-resp",
+/// "ssh", "attempt:<svc>", "failure:<svc>".
+fn summary(m: &[Meta]) -> std::collections::BTreeMap<String, usize> {
+    let mut c = std::collections::BTreeMap::new();
+    for m in m {
+        let k = match m {
+            Meta::Arp { .. } => "arp".to_string(),
+            Meta::Dns(_) => "dns".into(),
+            Meta::Tls { .. } => "tls".into(),
+            Meta::HttpRequest { .. } => "http-req".into(),
+            Meta::HttpResponse { .. } => "http-resp".into(),
+            Meta::SshBanner { .. } => "ssh".into(),
+            Meta::LoginAttempt { service, .. } => format!("attempt:{service}"),
+            Meta::LoginFailure { service } => format!("failure:{service}"),
+        };
+        *c.entry(k).or_insert(0) += 1;
+    }
+    c
+}
+
+#[test]
+fn ftp_bruteforce() {
+    let Some(p) = corpus("bruteforce/zeek_ftp_bruteforce.pcap") else {
+        return;
+    };
+    let m = metas(&p);
+    let s = summary(&m);
+    eprintln!("ftp: {s:?}");
+    assert_eq!(s.get("attempt:ftp"), Some(&30));
+    assert_eq!(s.get("failure:ftp"), Some(&30));
+    assert!(m.contains(&Meta::LoginAttempt {
+        service: "ftp",
+        user: Some("bro".into())
+    }));
+}
+
+#[test]
+fn sshguess_banners() {
+    let Some(p) = corpus("bruteforce/zeek_sshguess.pcap") else {
+        return;
+    };
+    let m = metas(&p);
+    let s = summary(&m);
+    eprintln!("sshguess: {s:?}");
+    assert_eq!(s.get("ssh"), Some(&22));
+    assert!(m.iter().any(
+        |m| matches!(m, Meta::SshBanner { banner } if banner.starts_with("SSH-2.0-OpenSSH_6.7p1"))
+    ));
+}
+
+#[test]
+fn tls_beacon_sni() {
+    let Some(p) = corpus("c2/slips_test-cc-capture-1.pcap") else {
+        return;
+    };
+    let m = metas(&p);
+    let s = summary(&m);
+    let sni = m
+        .iter()
+        .filter(|m| matches!(m, Meta::Tls { sni: Some(s) } if s == "testing.com"))
+        .count();
+    eprintln!("slips: {s:?}, {sni} testing.com");
+    assert!(sni >= 299, "{sni}");
+}
+
+#[test]
+fn espn_http() {
+    let Some(p) = corpus("background/chrissanders_http_espn.pcapng") else {
+        return;
+    };
+    let m = metas(&p);
+    let s = summary(&m);
+    eprintln!("espn: {s:?}");
+    let first = m.iter().find(|m| matches!(m, Meta::HttpRequest { .. }));
+    eprintln!("first request: {first:?}");
+    assert!(s.get("http-req").copied().unwrap_or(0) >= 25);
+    assert!(s.get("http-resp").copied().unwrap_or(0) >= 25);
+}
+
+/// `VIGIL_APP_PCAP=file cargo test -p vigil-app --test corpus print -- --ignored --nocapture`
+/// prints what a capture yields (counts and the first few of each kind).
+#[test]
+#[ignore]
+fn print() {
+    let Some(path) = std::env::var_os("VIGIL_APP_PCAP") else {
+        return;
+    };
+    for f in std::env::split_paths(&path) {
+        let m = metas(&f);
+        eprintln!("{}: {:?}", f.display(), summary(&m));
+        let mut seen = std::collections::HashMap::<std::mem::Discriminant<Meta>, usize>::new();
+        for x in &m {
+            let n = seen.entry(std::mem::discriminant(x)).or_insert(0);
+            *n += 1;
+            if *n <= 2 {
+                eprintln!("  {x:?}");
+            }
+        }
+    }
+}

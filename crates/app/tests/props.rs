@@ -88,4 +88,40 @@ proptest! {
             prop_assert_eq!(d.len as usize, data.len());
         }
     }
+
+    #[test]
+    fn parsers_never_panic(data in payload(), to_server in any::<bool>()) {
+        use vigil_app::*;
+        let _ = tls::client_hello_sni(&data);
+        let _ = http::meta(&data);
+        let _ = http::form_user(&data);
+        let _ = ssh::banner(&data);
+        let _ = login::ftp(&data, to_server);
+        let _ = login::smtp(&data, to_server);
+        let _ = login::pop3(&data, to_server);
+        let _ = login::imap(&data, to_server);
+        let _ = db::mysql(&data, to_server);
+        let _ = db::postgres(&data, to_server);
+        let _ = kerberos::udp(&data);
+        let _ = kerberos::tcp(&data);
+        let _ = kerberos::tlv(&data);
+    }
+
+    /// Every string a Meta carries is printable ASCII.
+    #[test]
+    fn strings_printable(p in packet(), data in payload()) {
+        use vigil_core::Meta;
+        let ok = |s: &str| s.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        match vigil_app::inspect(&p, &data) {
+            Some(Meta::Dns(d)) => prop_assert!(ok(&d.qname)),
+            Some(Meta::Tls { sni }) => prop_assert!(sni.as_deref().is_none_or(ok)),
+            Some(Meta::HttpRequest { method, host, uri, user_agent }) => {
+                prop_assert!(ok(&method) && ok(&uri));
+                prop_assert!(host.as_deref().is_none_or(ok) && user_agent.as_deref().is_none_or(ok));
+            }
+            Some(Meta::SshBanner { banner }) => prop_assert!(ok(&banner)),
+            Some(Meta::LoginAttempt { user, .. }) => prop_assert!(user.as_deref().is_none_or(ok)),
+            _ => {}
+        }
+    }
 }
