@@ -34,7 +34,8 @@ pub struct Options {
     pub home_net: NetSet,
     pub eve: Option<PathBuf>,
     pub flow: FlowConfig,
-    pub detect: DetectConfig,
+    /// Detector settings; `None` runs no detector (`--no-detect`).
+    pub detect: Option<DetectConfig>,
     pub progress: bool,
     /// 1: read, decode and account on one thread; 2: reader and flow stages
     /// on two threads (faster wall clock, slightly more CPU).
@@ -236,13 +237,16 @@ struct FlowStage {
 }
 
 impl FlowStage {
-    fn new(opts: &Options) -> Self {
-        FlowStage {
+    fn new(opts: &Options) -> anyhow::Result<Self> {
+        Ok(FlowStage {
             table: FlowTable::new(&opts.flow),
-            engine: Engine::new(&opts.detect, opts.home_net.clone()),
+            engine: match &opts.detect {
+                Some(cfg) => Engine::new(cfg, opts.home_net.clone()).map_err(anyhow::Error::msg)?,
+                None => Engine::disabled(opts.home_net.clone()),
+            },
             ctx: Vec::with_capacity(BATCH),
             alerts: Vec::new(),
-        }
+        })
     }
 
     fn process(&mut self, batch: &Batch, eve: &mut EveWriter) {
@@ -296,7 +300,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
     };
     let mut eve = EveWriter::new(out);
     let pb = progress_bar(opts.progress, source.progress().1);
-    let mut stage = FlowStage::new(&opts);
+    let mut stage = FlowStage::new(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let r = if opts.threads <= 1 {
         read_loop(source.as_mut(), pb.as_ref(), &mut |mut b| {

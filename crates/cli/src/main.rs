@@ -68,6 +68,9 @@ struct AnalyzeArgs {
     /// (faster wall clock); 1 uses a single core (a little less CPU in all).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
     threads: u8,
+    /// Run no detector: flows and stats only (the core engine alone).
+    #[arg(long)]
+    no_detect: bool,
     /// Don't print the summary on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -157,7 +160,7 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             memory,
             timeouts: cfg.flow.timeouts,
         },
-        detect: cfg.detect.clone(),
+        detect: (!a.no_detect).then(|| cfg.detect.clone()),
         progress: !a.no_progress,
         threads: a.threads as usize,
     };

@@ -16,8 +16,10 @@ fn shared() -> PathBuf {
 }
 
 fn known_misses() -> Vec<String> {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-misses.txt"))
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/known-misses.txt"),
+    )
+    .unwrap_or_default();
     text.lines()
         .map(|l| l.split('#').next().unwrap_or("").trim().to_string())
         .filter(|l| !l.is_empty())
@@ -26,29 +28,47 @@ fn known_misses() -> Vec<String> {
 
 /// Runs vigil and score.py; returns (clean, score.py's output).
 fn score(capture: &Path, truth: &Path, dir: &Path) -> (bool, String) {
-    let t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(truth).unwrap()).unwrap();
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(truth).unwrap()).unwrap();
     let nets: Vec<String> = t["home_nets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|n| n.as_str().unwrap().to_string())
         .collect();
-    let eve = dir.join(format!("{}.eve.jsonl", capture.file_name().unwrap().to_string_lossy()));
+    let eve = dir.join(format!(
+        "{}.eve.jsonl",
+        capture.file_name().unwrap().to_string_lossy()
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .arg("analyze")
         .arg(capture)
-        .args(["--home-net", &nets.join(","), "-q", "--no-progress", "--eve"])
+        .args([
+            "--home-net",
+            &nets.join(","),
+            "-q",
+            "--no-progress",
+            "--eve",
+        ])
         .arg(&eve)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}: {}", capture.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        capture.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = Command::new("python3")
         .arg(shared().join("eval/score.py"))
         .arg(truth)
         .arg(&eve)
         .output()
         .expect("python3 runs score.py");
-    (s.status.success(), String::from_utf8_lossy(&s.stdout).into_owned())
+    (
+        s.status.success(),
+        String::from_utf8_lossy(&s.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -63,14 +83,20 @@ fn every_truth_file_and_scenario_scores_clean() {
         .collect();
     truths.sort();
     for t in truths {
-        let cap = PathBuf::from(t.to_string_lossy().trim_end_matches(".truth.json").to_string());
+        let cap = PathBuf::from(
+            t.to_string_lossy()
+                .trim_end_matches(".truth.json")
+                .to_string(),
+        );
         let label = format!("corpus/{}", cap.strip_prefix(&corpus).unwrap().display());
         cases.push((label, cap, t));
     }
     for s in vigil_sim::scenarios() {
         for seed in SEEDS {
             let d = dir.join(format!("seed{seed}"));
-            let cap = vigil_sim::generate(s.name, &d, &vigil_sim::SimOptions { seed, scale: SCALE }).unwrap();
+            let cap =
+                vigil_sim::generate(s.name, &d, &vigil_sim::SimOptions { seed, scale: SCALE })
+                    .unwrap();
             let truth = PathBuf::from(format!("{}.truth.json", cap.display()));
             cases.push((format!("sim/{} seed={seed}", s.name), cap, truth));
         }
@@ -96,7 +122,11 @@ fn every_truth_file_and_scenario_scores_clean() {
         println!("now clean, remove from known-misses.txt: {f}");
     }
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(failed.is_empty(), "not clean and not in known-misses.txt:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "not clean and not in known-misses.txt:\n{}",
+        failed.join("\n")
+    );
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -441,3 +441,28 @@ fn one_and_two_threads_give_the_same_events() {
     assert!(one.len() > 290, "{}", one.len());
     assert_eq!(one, two);
 }
+
+#[test]
+fn per_home_net_overrides_and_no_detect() {
+    let cap = corpus("bruteforce/zeek_ftp_bruteforce.pcap");
+    let alerts = |ev: &[Value]| of_type(ev, "alert").len();
+    let (_, _, base) = analyze(&[&cap], &[]);
+    assert!(alerts(&base) >= 1, "the brute force is seen by default");
+    let dir = tmpdir("override");
+    let cfg = dir.join("o.toml");
+    // the override covers the victim's network only: its traffic is judged by it
+    std::fs::write(&cfg, "[[detect.overrides]]\nnets = [\"192.168.56.0/24\"]\n[detect.overrides.bruteforce]\nenabled = false\n").unwrap();
+    let (code, stderr, over) = analyze(&[&cap], &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(alerts(&over), 0);
+    std::fs::write(&cfg, "[[detect.overrides]]\nnets = [\"10.99.0.0/16\"]\n[detect.overrides.bruteforce]\nenabled = false\n").unwrap();
+    let (_, _, other) = analyze(&[&cap], &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        alerts(&other),
+        alerts(&base),
+        "an override elsewhere changes nothing here"
+    );
+    let (_, _, none) = analyze(&[&cap], &["--no-detect"]);
+    assert_eq!(alerts(&none), 0);
+    assert_eq!(of_type(&none, "flow").len(), of_type(&base, "flow").len());
+}

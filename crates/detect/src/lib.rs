@@ -90,6 +90,90 @@ pub struct DetectConfig {
     pub beacon: beacon::Config,
     pub dnstunnel: dnstunnel::Config,
     pub lateral: lateral::Config,
+    /// Home networks whose settings differ (`[[detect.overrides]]`).
+    pub overrides: Vec<Override>,
+}
+
+/// Settings for some home networks that differ from the base ones. Each
+/// detector section given replaces the base section, whole, for traffic whose
+/// inside address (the source if it is inside, else the destination) lies in
+/// `nets`; sections not given are the base ones. The first matching override
+/// wins. Example:
+///
+/// ```toml
+/// [[detect.overrides]]
+/// nets = ["10.9.0.0/16"]          # the backup network
+/// [detect.overrides.exfil]
+/// enabled = false
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Override {
+    pub nets: Vec<String>,
+    pub dos: Option<dos::Config>,
+    pub scan: Option<scan::Config>,
+    pub bruteforce: Option<bruteforce::Config>,
+    pub exfil: Option<exfil::Config>,
+    pub beacon: Option<beacon::Config>,
+    pub dnstunnel: Option<dnstunnel::Config>,
+    pub lateral: Option<lateral::Config>,
+}
+
+impl Override {
+    /// The base settings with this override's sections put in.
+    fn apply(&self, base: &DetectConfig) -> DetectConfig {
+        let mut c = base.clone();
+        c.overrides.clear();
+        if let Some(x) = &self.dos {
+            c.dos = x.clone();
+        }
+        if let Some(x) = &self.scan {
+            c.scan = x.clone();
+        }
+        if let Some(x) = &self.bruteforce {
+            c.bruteforce = x.clone();
+        }
+        if let Some(x) = &self.exfil {
+            c.exfil = x.clone();
+        }
+        if let Some(x) = &self.beacon {
+            c.beacon = x.clone();
+        }
+        if let Some(x) = &self.dnstunnel {
+            c.dnstunnel = x.clone();
+        }
+        if let Some(x) = &self.lateral {
+            c.lateral = x.clone();
+        }
+        c
+    }
+}
+
+/// The detectors a config enables: the one place a new detector is registered.
+fn build(cfg: &DetectConfig) -> Vec<Box<dyn Detector>> {
+    let mut d: Vec<Box<dyn Detector>> = Vec::new();
+    if cfg.dos.enabled {
+        d.push(Box::new(dos::Dos::new(&cfg.dos)));
+    }
+    if cfg.scan.enabled {
+        d.push(Box::new(scan::Scan::new(&cfg.scan)));
+    }
+    if cfg.bruteforce.enabled {
+        d.push(Box::new(bruteforce::Bruteforce::new(&cfg.bruteforce)));
+    }
+    if cfg.exfil.enabled {
+        d.push(Box::new(exfil::Exfil::new(&cfg.exfil)));
+    }
+    if cfg.beacon.enabled {
+        d.push(Box::new(beacon::Beacon::new(&cfg.beacon)));
+    }
+    if cfg.dnstunnel.enabled {
+        d.push(Box::new(dnstunnel::DnsTunnel::new(&cfg.dnstunnel)));
+    }
+    if cfg.lateral.enabled {
+        d.push(Box::new(lateral::Lateral::new(&cfg.lateral)));
+    }
+    d
 }
 
 /// An alert the engine let through, with its place in the sequence for its
@@ -107,7 +191,8 @@ type AlertKey = (Category, Option<Addr>, Option<Addr>);
 
 /// Feeds the detectors, rate-limits their alerts.
 pub struct Engine {
-    detectors: Vec<Box<dyn Detector>>,
+    /// Detector sets: one per override (in order), then the base set last.
+    sets: Vec<(NetSet, Vec<Box<dyn Detector>>)>,
     home: NetSet,
     pending: Out,
     seen: HashMap<AlertKey, (Nanos, u32)>,
@@ -120,31 +205,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(cfg: &DetectConfig, home: NetSet) -> Self {
-        let mut detectors: Vec<Box<dyn Detector>> = Vec::new();
-        if cfg.dos.enabled {
-            detectors.push(Box::new(dos::Dos::new(&cfg.dos)));
+    /// # Errors
+    /// An override whose `nets` is not a list of CIDR prefixes.
+    pub fn new(cfg: &DetectConfig, home: NetSet) -> Result<Self, String> {
+        let mut sets = Vec::new();
+        for o in &cfg.overrides {
+            let nets = NetSet::parse(&o.nets.join(","))
+                .map_err(|e| format!("detect.overrides nets: {e}"))?;
+            sets.push((nets, build(&o.apply(cfg))));
         }
-        if cfg.scan.enabled {
-            detectors.push(Box::new(scan::Scan::new(&cfg.scan)));
-        }
-        if cfg.bruteforce.enabled {
-            detectors.push(Box::new(bruteforce::Bruteforce::new(&cfg.bruteforce)));
-        }
-        if cfg.exfil.enabled {
-            detectors.push(Box::new(exfil::Exfil::new(&cfg.exfil)));
-        }
-        if cfg.beacon.enabled {
-            detectors.push(Box::new(beacon::Beacon::new(&cfg.beacon)));
-        }
-        if cfg.dnstunnel.enabled {
-            detectors.push(Box::new(dnstunnel::DnsTunnel::new(&cfg.dnstunnel)));
-        }
-        if cfg.lateral.enabled {
-            detectors.push(Box::new(lateral::Lateral::new(&cfg.lateral)));
-        }
-        Engine {
-            detectors,
+        sets.push((NetSet::default(), build(cfg)));
+        Ok(Engine {
+            sets,
             home,
             pending: Vec::new(),
             seen: HashMap::new(),
@@ -153,11 +225,32 @@ impl Engine {
             next_tick: 0,
             suppressed: 0,
             raised: 0,
-        }
+        })
+    }
+
+    /// An engine with no detectors (`--no-detect`).
+    pub fn disabled(home: NetSet) -> Self {
+        let mut e = Engine::new(&DetectConfig::default(), home).expect("defaults are valid");
+        e.sets = vec![(NetSet::default(), Vec::new())];
+        e
     }
 
     pub fn home(&self) -> &NetSet {
         &self.home
+    }
+
+    /// The detector set for traffic whose inside address is `inside`.
+    #[inline]
+    fn set_for(&mut self, inside: Option<Addr>) -> &mut Vec<Box<dyn Detector>> {
+        let last = self.sets.len() - 1;
+        let i = match inside {
+            Some(a) if last > 0 => self.sets[..last]
+                .iter()
+                .position(|(n, _)| n.contains(a))
+                .unwrap_or(last),
+            _ => last,
+        };
+        &mut self.sets[i].1
     }
 
     fn advance(&mut self, ts: Nanos) {
@@ -170,8 +263,10 @@ impl Engine {
         }
         while self.now >= self.next_tick {
             let t = self.next_tick;
-            for d in self.detectors.iter_mut() {
-                d.on_tick(t, &mut self.pending);
+            for (_, set) in self.sets.iter_mut() {
+                for d in set.iter_mut() {
+                    d.on_tick(t, &mut self.pending);
+                }
             }
             self.next_tick += NANOS_PER_SEC;
             // a long silence in the capture: jump instead of ticking through it
@@ -184,53 +279,72 @@ impl Engine {
     /// One decoded packet with its flow context.
     pub fn packet(&mut self, p: &PacketInfo, flow: &FlowCtx) {
         self.advance(p.ts);
+        let (src_home, dst_home) = (self.home.contains(p.src), self.home.contains(p.dst));
         let c = Ctx {
             p,
             flow,
-            src_home: self.home.contains(p.src),
-            dst_home: self.home.contains(p.dst),
+            src_home,
+            dst_home,
         };
-        for d in self.detectors.iter_mut() {
-            d.on_packet(&c, &mut self.pending);
+        let inside = if src_home { Some(p.src) } else { Some(p.dst) };
+        let mut pending = std::mem::take(&mut self.pending);
+        for d in self.set_for(inside).iter_mut() {
+            d.on_packet(&c, &mut pending);
         }
+        self.pending = pending;
     }
 
     /// Application metadata of packet `p` (or an ARP frame when `p` is None).
     pub fn meta(&mut self, p: Option<(&PacketInfo, &FlowCtx)>, m: &Meta) {
+        let home = std::mem::take(&mut self.home);
+        let mut pending = std::mem::take(&mut self.pending);
         match p {
             Some((p, flow)) => {
                 self.advance(p.ts);
+                let (src_home, dst_home) = (home.contains(p.src), home.contains(p.dst));
                 let c = Ctx {
                     p,
                     flow,
-                    src_home: self.home.contains(p.src),
-                    dst_home: self.home.contains(p.dst),
+                    src_home,
+                    dst_home,
                 };
-                for d in self.detectors.iter_mut() {
-                    d.on_meta(Some(&c), m, &self.home, &mut self.pending);
+                let inside = if src_home { Some(p.src) } else { Some(p.dst) };
+                for d in self.set_for(inside).iter_mut() {
+                    d.on_meta(Some(&c), m, &home, &mut pending);
                 }
             }
             None => {
-                if let Meta::Arp { ts, .. } = m {
+                let mut sender = None;
+                if let Meta::Arp { ts, sender: s, .. } = m {
                     self.advance(*ts);
+                    sender = Some(*s);
                 }
-                for d in self.detectors.iter_mut() {
-                    d.on_meta(None, m, &self.home, &mut self.pending);
+                for d in self.set_for(sender).iter_mut() {
+                    d.on_meta(None, m, &home, &mut pending);
                 }
             }
         }
+        self.home = home;
+        self.pending.append(&mut pending);
     }
 
     pub fn flow_end(&mut self, r: &FlowRecord) {
-        for d in self.detectors.iter_mut() {
-            d.on_flow_end(r, &self.home, &mut self.pending);
+        let home = std::mem::take(&mut self.home);
+        let mut pending = std::mem::take(&mut self.pending);
+        let inside = if home.contains(r.client) { r.client } else { r.server };
+        for d in self.set_for(Some(inside)).iter_mut() {
+            d.on_flow_end(r, &home, &mut pending);
         }
+        self.home = home;
+        self.pending = pending;
     }
 
     pub fn finish(&mut self) {
         let now = self.now;
-        for d in self.detectors.iter_mut() {
-            d.finish(now, &mut self.pending);
+        for (_, set) in self.sets.iter_mut() {
+            for d in set.iter_mut() {
+                d.finish(now, &mut self.pending);
+            }
         }
     }
 
@@ -286,7 +400,7 @@ mod tests {
 
     #[test]
     fn engine_rate_limits_per_key() {
-        let mut e = Engine::new(&DetectConfig::default(), NetSet::default());
+        let mut e = Engine::new(&DetectConfig::default(), NetSet::default()).unwrap();
         let mk = |ts: u64, dst: u8| {
             let mut a = Alert::new(ts * NANOS_PER_SEC, Category::Dos, 1, "x", 1);
             a.dst = Some(Addr::v4([10, 0, 0, dst]));
