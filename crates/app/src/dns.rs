@@ -113,7 +113,8 @@ pub fn walk_name<'a>(
 /// lower-cased and joined by '.', no trailing dot, odd bytes as `\xNN`; the
 /// root is "".
 pub fn name_string(msg: &[u8], start: usize) -> Option<String> {
-    let mut out = String::new();
+    // Most names fit; a longer one grows once or twice.
+    let mut out = String::with_capacity(64);
     walk_name(msg, start, |l| {
         if !out.is_empty() {
             out.push('.');

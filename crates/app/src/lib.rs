@@ -62,10 +62,73 @@ fn tcp_service(port: u16) -> Option<Service> {
     })
 }
 
+/// TCP ports below this are looked up in [`LOW_PORTS`]; the two service
+/// ports above it are compared directly.
+const LOW_PORT_LIMIT: u16 = 640;
+/// Bitmap of the well-known TCP service ports below [`LOW_PORT_LIMIT`]
+/// (the `tcp_service` ports), so the hot no-match path is a shift and a
+/// load instead of a compare chain.
+const LOW_PORTS: [u64; (LOW_PORT_LIMIT / 64) as usize] = {
+    let mut m = [0u64; (LOW_PORT_LIMIT / 64) as usize];
+    let ports = [21u16, 25, 53, 88, 110, 143, 587];
+    let mut i = 0;
+    while i < ports.len() {
+        m[(ports[i] / 64) as usize] |= 1 << (ports[i] % 64);
+        i += 1;
+    }
+    m
+};
+
+/// `port` is one of the `tcp_service` ports (a superset check kept exact).
+#[inline(always)]
+fn is_tcp_service_port(port: u16) -> bool {
+    if port < LOW_PORT_LIMIT {
+        LOW_PORTS[usize::from(port / 64)] >> (port % 64) & 1 != 0
+    } else {
+        port == 3306 || port == 5432
+    }
+}
+
+/// First bytes a port-independent TCP parser may accept: TLS handshake
+/// record, `S` (SSH), and the first letters of HTTP methods and `HTTP/`.
+const TCP_FIRST: [bool; 256] = {
+    let mut t = [false; 256];
+    t[tls::CONTENT_HANDSHAKE as usize] = true;
+    let firsts = *b"SGPHDOC";
+    let mut i = 0;
+    while i < firsts.len() {
+        t[firsts[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 /// The metadata visible in one packet's L4 payload, if any.
+///
+/// Inlined into the caller: protocol, ports and first byte decide whether
+/// any parser can match before the out-of-line [`inspect_slow`] is called.
 #[inline]
 pub fn inspect(p: &PacketInfo, payload: &[u8]) -> Option<Meta> {
     let &first = payload.first()?;
+    let maybe = match p.proto {
+        proto::TCP => {
+            TCP_FIRST[usize::from(first)]
+                || is_tcp_service_port(p.dport)
+                || is_tcp_service_port(p.sport)
+        }
+        proto::UDP => matches!(p.sport, 53 | 88 | 5353) || matches!(p.dport, 53 | 88 | 5353),
+        _ => false,
+    };
+    if maybe {
+        inspect_slow(p, payload, first)
+    } else {
+        None
+    }
+}
+
+/// The parsers, once [`inspect`]'s pre-check passed.
+#[inline(never)]
+fn inspect_slow(p: &PacketInfo, payload: &[u8], first: u8) -> Option<Meta> {
     match p.proto {
         proto::TCP => tcp(p, payload, first),
         proto::UDP => udp(p, payload),
@@ -130,6 +193,17 @@ mod tests {
             sport,
             dport,
             ..PacketInfo::default()
+        }
+    }
+
+    #[test]
+    fn port_prefilter_is_exact() {
+        for port in 0..=u16::MAX {
+            assert_eq!(
+                is_tcp_service_port(port),
+                tcp_service(port).is_some(),
+                "{port}"
+            );
         }
     }
 
