@@ -582,4 +582,4 @@ impl Detector for Bruteforce {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

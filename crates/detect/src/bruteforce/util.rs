@@ -37,16 +37,6 @@ impl TimeWindow {
         }
         self.times.len() as u32
     }
-
-    /// Time of the newest event, if any.
-    pub fn last(&self) -> Option<Nanos> {
-        self.times.back().copied()
-    }
-
-    /// Time of the oldest event still held.
-    pub fn first(&self) -> Option<Nanos> {
-        self.times.front().copied()
-    }
 }
 
 /// FxHash (rustc's): one multiply per word.
@@ -116,8 +106,7 @@ mod tests {
             w.push(t * 10, 8);
         }
         // capped at 8: times 20..=90
-        assert_eq!(w.first(), Some(20));
+        assert_eq!(w.count(90, 1000), 8);
         assert_eq!(w.count(90, 35), 4); // 60,70,80,90 (55 < 60)
-        assert_eq!(w.last(), Some(90));
     }
 }
