@@ -401,7 +401,7 @@ mod tests {
             if i % 10 == 0 {
                 s.add(u64::MAX, 1);
             }
-            if i % 50 == 0 {
+            if i % 20 == 0 {
                 s.add(u64::MAX - 1, 1);
             }
         }

@@ -84,11 +84,12 @@ pub struct Config {
     /// reflection victim asked nothing.
     pub amp_max_query_ratio: f64,
     /// HTTP requests in a 10-second window that can make an HTTP flood
-    /// (default 300, i.e. 30 per second). Requests are `Meta::HttpRequest`
+    /// (default 150, i.e. 15 per second), in two windows in a row (a flood
+    /// is sustained; a page load is a burst). Requests are `Meta::HttpRequest`
     /// when the application decoder reports them for this destination, else
     /// client data segments of 32..1200 bytes on established connections.
     pub http_requests_10s: f64,
-    /// Requests per distinct source in that window (default 20): flash
+    /// Requests per distinct source in that window (default 10): flash
     /// crowds bring many clients loading a page each; floods bring bots that
     /// keep asking.
     pub http_per_source: f64,
@@ -131,8 +132,8 @@ impl Default for Config {
             amp_min_len: 468,
             amp_pps: 100.0,
             amp_max_query_ratio: 0.2,
-            http_requests_10s: 300.0,
-            http_per_source: 20.0,
+            http_requests_10s: 150.0,
+            http_per_source: 10.0,
             baseline_mult: 8.0,
             baseline_alpha: 0.02,
             slow_min_conns: 50,
@@ -182,6 +183,8 @@ struct Dest {
     http: u64,
     http_srcs: Option<Box<Hll>>,
     http_meta: bool,
+    /// The previous 10-second window already looked like a flood.
+    http_prev_hot: bool,
     last_pkt: Nanos,
     last_alert: Option<Nanos>,
     /// Seconds in a row judged under attack (baseline frozen).
@@ -199,6 +202,7 @@ impl Dest {
             http: 0,
             http_srcs: None,
             http_meta: false,
+            http_prev_hot: false,
             last_pkt: now,
             last_alert: None,
             attacked: false,
@@ -322,11 +326,8 @@ impl Dos {
             kind = Some(Kind::UdpFlood);
         } else if over(w.icmp as f64, cfg.icmp_pps, d.base.icmp) {
             kind = Some(Kind::IcmpFlood);
-        } else if d.http as f64 >= cfg.http_requests_10s && d.http as f64 >= m * d.base.http10 {
-            let hs = d.http_srcs.as_ref().map(|h| h.count()).unwrap_or(1.0).max(1.0);
-            if d.http as f64 / hs >= cfg.http_per_source {
-                kind = Some(Kind::HttpFlood);
-            }
+        } else if d.http_prev_hot && Self::http_hot(cfg, d) {
+            kind = Some(Kind::HttpFlood);
         }
         let Some(kind) = kind else { return };
         d.attacked = true;
@@ -387,6 +388,17 @@ impl Dos {
         ];
         a.flow_ids = d.flow_ids.clone();
         out.push(a);
+    }
+
+    /// The current 10-second window's requests look like a flood: many, and
+    /// many per source.
+    fn http_hot(cfg: &Config, d: &Dest) -> bool {
+        let n = d.http as f64;
+        if n < cfg.http_requests_10s || n < cfg.baseline_mult * d.base.http10 {
+            return false;
+        }
+        let hs = d.http_srcs.as_ref().map(|h| h.count()).unwrap_or(1.0).max(1.0);
+        n / hs >= cfg.http_per_source
     }
 
     fn slow_tick(&mut self, now: Nanos, out: &mut Out) {
@@ -625,12 +637,17 @@ impl Detector for Dos {
                 Self::judge(cfg, realert, *dst, d, now, out);
                 let w = d.cur;
                 if !d.attacked {
-                    let e = |b: &mut f64, x: u64| *b += a * (x as f64 - *b);
-                    e(&mut d.base.pkts, w.pkts);
-                    e(&mut d.base.syn, w.syn.saturating_sub(w.handshakes));
-                    e(&mut d.base.udp, w.udp_oneway);
-                    e(&mut d.base.icmp, w.icmp);
-                    e(&mut d.base.amp, w.amp);
+                    // a second above the floor is suspect: learned ten times
+                    // slower, so a ramping attack does not become normal
+                    let e = |b: &mut f64, x: u64, floor: f64| {
+                        let k = if x as f64 >= floor { a / 10.0 } else { a };
+                        *b += k * (x as f64 - *b)
+                    };
+                    e(&mut d.base.pkts, w.pkts, f64::MAX);
+                    e(&mut d.base.syn, w.syn.saturating_sub(w.handshakes), cfg.syn_pps);
+                    e(&mut d.base.udp, w.udp_oneway, cfg.udp_pps);
+                    e(&mut d.base.icmp, w.icmp, cfg.icmp_pps);
+                    e(&mut d.base.amp, w.amp, cfg.amp_pps);
                 }
             } else {
                 let e = |b: &mut f64| *b -= a * *b;
@@ -641,8 +658,10 @@ impl Detector for Dos {
                 e(&mut d.base.amp);
             }
             if ten {
+                d.http_prev_hot = Self::http_hot(cfg, d);
                 if !d.attacked {
-                    d.base.http10 += a * 10.0 * (d.http as f64 - d.base.http10);
+                    let k = if d.http as f64 >= cfg.http_requests_10s { a } else { a * 10.0 };
+                    d.base.http10 += k * (d.http as f64 - d.base.http10);
                 }
                 d.http = 0;
                 if let Some(h) = d.http_srcs.as_mut() {

@@ -277,7 +277,9 @@ impl Detector for Scan {
             }
             proto::UDP => {
                 if f.new_flow {
-                    (f.to_server, false)
+                    // from a service port to a higher port is an answer or a
+                    // reflection, not a probe
+                    (f.to_server && !(p.sport < 1024 && p.sport < p.dport), false)
                 } else {
                     if f.established && f.flow_pkts == 2 && !f.to_server {
                         self.success(&p.dst, false);
