@@ -118,7 +118,16 @@ pub struct Scan {
     /// Exact entries evicted to make room (a flood of heavy sources).
     pub sources_evicted: u64,
     idle: Nanos,
+    /// The pre-filter threshold in force: `cfg.prefilter`, doubled each
+    /// second in which too many sources were promoted (an extreme flood
+    /// saturating the sketch), halved back when calm.
+    threshold: u8,
+    promoted: u32,
+    calm: u32,
 }
+
+/// Promotions per second above which the pre-filter threshold doubles.
+const PROMOTIONS_HIGH: u32 = 256;
 
 const MAX_ARP: usize = 4096;
 
@@ -126,11 +135,14 @@ impl Scan {
     pub fn new(cfg: &Config) -> Self {
         Scan {
             cfg: cfg.clone(),
-            cms: CountMin::new(16, 3),
+            cms: CountMin::new(18, 3),
             srcs: FastMap::with_capacity_and_hasher(256, FastBuild),
             arp: FastMap::with_capacity_and_hasher(64, FastBuild),
             sources_evicted: 0,
             idle: cfg.idle_secs.saturating_mul(NANOS_PER_SEC),
+            threshold: cfg.prefilter.max(1),
+            promoted: 0,
+            calm: 0,
         }
     }
 
@@ -307,9 +319,10 @@ impl Detector for Scan {
         let s = match self.srcs.get_mut(&p.src) {
             Some(s) => s,
             None => {
-                if self.cms.add(h) < self.cfg.prefilter {
+                if self.cms.add(h) < self.threshold {
                     return;
                 }
+                self.promoted += 1;
                 if self.srcs.len() >= self.cfg.max_sources {
                     self.make_room();
                 }
@@ -421,6 +434,21 @@ impl Detector for Scan {
 
     fn on_tick(&mut self, now: Nanos, _out: &mut Out) {
         self.cms.decay();
+        if self.promoted > PROMOTIONS_HIGH {
+            self.threshold = self.threshold.saturating_mul(2).min(128);
+            self.calm = 0;
+        } else if self.promoted < PROMOTIONS_HIGH / 8 {
+            // back down only after ten calm seconds in a row (no flapping
+            // while the flood lasts)
+            self.calm += 1;
+            if self.calm >= 10 {
+                self.calm = 0;
+                self.threshold = (self.threshold / 2).max(self.cfg.prefilter.max(1));
+            }
+        } else {
+            self.calm = 0;
+        }
+        self.promoted = 0;
         // once a minute: forget sources idle too long
         if now % (60 * NANOS_PER_SEC) == 0 {
             let idle = self.idle;

@@ -200,3 +200,18 @@ fn arp_sweep_and_normal_arp() {
 fn config_rejects_unknown_fields() {
     assert!(toml::from_str::<Config>("prefilter = 3\nnope = 1\n").is_err());
 }
+
+#[test]
+fn extreme_flood_saturating_the_sketch_keeps_promotions_bounded() {
+    let mut r = Rig::new();
+    let victim = home(0x0110);
+    // 6 M spoofed SYNs at 2 M pps: the sketch saturates, the threshold adapts
+    let n = 6_000_000u64;
+    for i in 0..n {
+        let ts = T0 + i * SEC / 2_000_000;
+        r.pkt(tcp(ts, outside(mix64(i) as u32), victim, 1024, 80, tf::SYN), first());
+    }
+    assert!(r.scans().is_empty());
+    assert!(r.s.tracked() <= Config::default().max_sources);
+    assert!(r.s.threshold > Config::default().prefilter);
+}
