@@ -59,6 +59,10 @@ pub trait Detector: Send {
     fn on_tick(&mut self, _now: Nanos, _out: &mut Out) {}
     /// The input ended.
     fn finish(&mut self, _now: Nanos, _out: &mut Out) {}
+    /// An alert the engine let through (any detector's, this one's too), so
+    /// a detector can use another's conclusion (exfil lowers its floor while
+    /// a home host is under a flood). Called from [`Engine::drain`].
+    fn on_alert(&mut self, _a: &Alert) {}
 }
 
 /// Alert output settings (`[detect.alerts]`).
@@ -364,6 +368,11 @@ impl Engine {
                         }
                     }
                     self.seen.insert(key, (a.ts, 0));
+                    for (_, set) in self.sets.iter_mut() {
+                        for d in set.iter_mut() {
+                            d.on_alert(&a);
+                        }
+                    }
                     out.push(Emitted {
                         alert: a,
                         update: 0,
@@ -373,6 +382,11 @@ impl Engine {
                     if a.ts >= last.saturating_add(self.update_interval) {
                         *last = a.ts;
                         *n += 1;
+                        for (_, set) in self.sets.iter_mut() {
+                            for d in set.iter_mut() {
+                                d.on_alert(&a);
+                            }
+                        }
                         out.push(Emitted {
                             alert: a,
                             update: *n,
