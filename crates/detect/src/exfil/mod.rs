@@ -37,10 +37,19 @@ pub struct Config {
     /// Short window, seconds. Default 60: a fast theft (a few MB in seconds,
     /// the usual case under cover of a flood) crosses it while it runs.
     pub burst_secs: u64,
-    /// Payload bytes out within `burst_secs` that alert. Default 4,000,000
-    /// (4 MB): ordinary browsing sends kilobytes per site per minute; a
-    /// form post or a photo sits below it.
+    /// Payload bytes out within `burst_secs` that alert. Default 10,000,000
+    /// (10 MB): ordinary browsing sends kilobytes per site per minute; a
+    /// form post, a photo or a document upload of a few MB sits below it.
     pub burst_min_bytes: u64,
+    /// The same floor while the network is under a flood: a denial-of-service
+    /// alert on any host was raised within `flood_hold_secs`. Default
+    /// 4,000,000 (4 MB): a flood is the classic cover for theft (vigil's
+    /// origin story), so every multi-MB upload during one deserves a look.
+    pub flood_burst_min_bytes: u64,
+    /// Seconds after the last denial-of-service alert during which the flood
+    /// floor applies. Default 300 (the engine repeats an ongoing flood's
+    /// alert every minute).
+    pub flood_hold_secs: u64,
     /// Long window, seconds (a multiple of 10, at most 2,560). Default 600:
     /// catches slower, steadier theft that stays under the burst floor.
     pub window_secs: u64,
@@ -84,7 +93,9 @@ impl Default for Config {
         Config {
             enabled: true,
             burst_secs: 60,
-            burst_min_bytes: 4_000_000,
+            burst_min_bytes: 10_000_000,
+            flood_burst_min_bytes: 4_000_000,
+            flood_hold_secs: 300,
             window_secs: 600,
             min_bytes: 50_000_000,
             min_ratio: 4.0,
@@ -249,6 +260,8 @@ pub struct Exfil {
     baseline_n: usize,
     next_decay: Nanos,
     next_sweep: Nanos,
+    /// The flood floor applies until then (capture time).
+    flood_until: Nanos,
     /// New pairs refused because the exact table was full.
     pub pairs_dropped: u64,
 }
@@ -280,6 +293,7 @@ impl Exfil {
             baseline_n: cfg.baseline_minutes.clamp(1, 240) as usize,
             next_decay: 0,
             next_sweep: 0,
+            flood_until: 0,
             pairs_dropped: 0,
         }
     }
@@ -294,6 +308,12 @@ impl Exfil {
     fn evaluate(&mut self, now: Nanos, out: &mut Out) {
         let nb = self.nb;
         let bb = self.burst_buckets;
+        let flood = now < self.flood_until;
+        let burst_floor = if flood {
+            self.cfg.flood_burst_min_bytes.min(self.cfg.burst_min_bytes)
+        } else {
+            self.cfg.burst_min_bytes
+        };
         let b = now / BUCKET;
         let mut hits: Vec<(u64, u32, u64, u64, u64)> = Vec::new();
         for (k, p) in self.pairs.iter_mut() {
@@ -305,7 +325,7 @@ impl Exfil {
             let (bo, bi) = p.sums(bb);
             let (wo, wi) = p.sums(nb);
             let ratio_ok = |o: u64, i: u64| o as f64 >= self.cfg.min_ratio * i as f64;
-            if bo >= self.cfg.burst_min_bytes && ratio_ok(bo, bi) {
+            if bo >= burst_floor && ratio_ok(bo, bi) {
                 hits.push((*k, SIG_BURST, bo, bi, self.cfg.burst_secs));
             } else if wo >= self.cfg.min_bytes && ratio_ok(wo, wi) {
                 hits.push((*k, SIG_VOLUME, wo, wi, self.cfg.window_secs));
@@ -343,6 +363,7 @@ impl Exfil {
                 ("window_s", secs as f64),
                 ("rate_bps", o as f64 * 8.0 / span),
                 ("host_usual_bytes", usual),
+                ("under_flood", flood as u8 as f64),
                 ("total_bytes_out", p.total_out as f64),
                 ("total_bytes_in", p.total_in as f64),
             ];
@@ -456,6 +477,22 @@ impl Detector for Exfil {
         }
     }
 
+    fn on_alert(&mut self, a: &Alert) {
+        if a.category != Category::Dos {
+            return;
+        }
+        let until = a.ts.saturating_add(self.cfg.flood_hold_secs * NANOS_PER_SEC);
+        if until > self.flood_until {
+            if a.ts >= self.flood_until {
+                // a flood begins: judge again what left in the last window
+                for p in self.pairs.values_mut() {
+                    p.dirty = true;
+                }
+            }
+            self.flood_until = until;
+        }
+    }
+
     fn finish(&mut self, now: Nanos, out: &mut Out) {
         if !self.pairs.is_empty() {
             self.evaluate(now, out);
@@ -516,7 +553,21 @@ mod tests {
         assert!(!a.is_empty(), "no alert");
         assert_eq!(a[0].src, Some(IN));
         assert_eq!(a[0].dst, Some(OUTSIDE));
-        assert!(a[0].ts <= 1_005 * NANOS_PER_SEC, "late: {}", a[0].ts);
+        assert!(a[0].ts <= 1_009 * NANOS_PER_SEC, "late: {}", a[0].ts);
+    }
+
+    #[test]
+    fn a_flood_lowers_the_floor() {
+        // 5 MB in 5 s: quiet in peace...
+        let mut d = Exfil::new(&Config::default());
+        assert!(run(&mut d, 1_000, 5, 714, 1, 0, true).is_empty());
+        // ...alerts (again judged) once a flood is reported
+        let mut dos = Alert::new(1_006 * NANOS_PER_SEC, Category::Dos, 1, "flood", 1);
+        dos.dst = Some(Addr::v4([10, 0, 1, 10]));
+        d.on_alert(&dos);
+        let a = run(&mut d, 1_006, 2, 0, 0, 0, true);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].metrics.iter().find(|m| m.0 == "under_flood").unwrap().1, 1.0);
     }
 
     #[test]
