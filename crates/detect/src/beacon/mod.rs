@@ -92,6 +92,8 @@ impl Default for Config {
     }
 }
 
+/// Slots of the recent-flow cache (16 B each: 1 MB).
+const RECENT: usize = 1 << 16;
 /// Event times kept per pair.
 const RING: usize = 48;
 pub const SIG_BEACON: u32 = 5_000_001;
@@ -182,6 +184,11 @@ pub fn periodicity(times: &[Nanos], tolerance: f64) -> Option<Periodicity> {
 pub struct Beacon {
     cfg: Config,
     pairs: FastMap<Key, Pair>,
+    /// Direct-mapped (flow id, last packet time) cache: packets in the middle
+    /// of an exchange stop here, without touching the pair table.
+    recent: Box<[(u64, Nanos)]>,
+    /// Keys in insertion order, for eviction (may hold removed keys).
+    order: std::collections::VecDeque<Key>,
     exclude_dst: Vec<Addr>,
     idle_gap: Nanos,
     min_gap: Nanos,
@@ -195,6 +202,8 @@ impl Beacon {
         Beacon {
             cfg: cfg.clone(),
             pairs: FastMap::with_capacity_and_hasher(1024, FastBuild),
+            order: std::collections::VecDeque::new(),
+            recent: vec![(0, 0); RECENT].into_boxed_slice(),
             exclude_dst: cfg
                 .exclude_dst
                 .iter()
@@ -207,17 +216,29 @@ impl Beacon {
         }
     }
 
-    /// Makes room for one more pair: evicts the least promising of a sample.
+    /// Makes room for one more pair: of the 16 oldest pairs (insertion
+    /// order), evicts the one with the fewest events; the others go back
+    /// to the end of the queue. O(1) per call.
     fn make_room(&mut self) {
-        let victim = self
-            .pairs
-            .iter()
-            .take(16)
-            .min_by_key(|(_, p)| (p.total_events, p.last_pkt))
-            .map(|(k, _)| *k);
-        if let Some(k) = victim {
-            self.pairs.remove(&k);
+        let mut best: Option<(Key, (u64, Nanos))> = None;
+        let mut looked = Vec::with_capacity(16);
+        while looked.len() < 16 {
+            let Some(k) = self.order.pop_front() else { break };
+            let Some(p) = self.pairs.get(&k) else { continue };
+            let score = (p.total_events, p.last_pkt);
+            if best.is_none_or(|b| score < b.1) {
+                best = Some((k, score));
+            }
+            looked.push(k);
+        }
+        if let Some((victim, _)) = best {
+            self.pairs.remove(&victim);
             self.pairs_evicted += 1;
+            for k in looked {
+                if k != victim {
+                    self.order.push_back(k);
+                }
+            }
         }
     }
 
@@ -288,6 +309,14 @@ impl Detector for Beacon {
         if p.payload_len == 0 && !new_flow {
             return;
         }
+        // fast path: a packet of a flow active within the idle gap
+        let fid = c.flow.flow_id;
+        let slot = &mut self.recent[(crate::sketch::mix64(fid) as usize) & (RECENT - 1)];
+        if !new_flow && slot.0 == fid && p.ts.saturating_sub(slot.1) < self.idle_gap {
+            slot.1 = p.ts;
+            return;
+        }
+        *slot = (fid, p.ts);
         if self.cfg.exclude_ports.contains(&p.dport) {
             return;
         }
@@ -301,6 +330,11 @@ impl Detector for Beacon {
                 if self.pairs.len() >= self.cfg.max_pairs {
                     self.make_room();
                 }
+                if self.order.len() > 2 * self.cfg.max_pairs + 64 {
+                    let pairs = &self.pairs;
+                    self.order.retain(|k| pairs.contains_key(k));
+                }
+                self.order.push_back(key);
                 self.pairs.entry(key).or_insert_with(Pair::new)
             }
         };
