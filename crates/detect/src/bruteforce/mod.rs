@@ -465,21 +465,19 @@ impl Detector for Bruteforce {
                     }
                 }
             }
-            proto::UDP => {
-                // a KDC answer: one Kerberos exchange
-                if p.sport == 88 && !c.flow.to_server && p.payload_len > 0 {
-                    let key = (p.dst, p.src, 88);
-                    let fid = c.flow.flow_id;
-                    self.evidence(
-                        key,
-                        Svc::Kerberos,
-                        proto::UDP,
-                        p.ts,
-                        Some(fid),
-                        Evidence::Session,
-                        out,
-                    );
-                }
+            // a KDC answer: one Kerberos exchange
+            proto::UDP if p.sport == 88 && !c.flow.to_server && p.payload_len > 0 => {
+                let key = (p.dst, p.src, 88);
+                let fid = c.flow.flow_id;
+                self.evidence(
+                    key,
+                    Svc::Kerberos,
+                    proto::UDP,
+                    p.ts,
+                    Some(fid),
+                    Evidence::Session,
+                    out,
+                );
             }
             _ => {}
         }
@@ -526,15 +524,13 @@ impl Detector for Bruteforce {
                 let svc = Svc::of_meta(service, key.2);
                 self.evidence(key, svc, proto, t, fid, Evidence::Failure, out);
             }
-            Meta::HttpRequest { method, uri, .. } => {
-                if c.flow.to_server && method.eq_ignore_ascii_case("POST") && login_uri(uri) {
-                    self.evidence(key, Svc::Http, proto, t, fid, Evidence::Post, out);
-                }
+            Meta::HttpRequest { method, uri, .. }
+                if c.flow.to_server && method.eq_ignore_ascii_case("POST") && login_uri(uri) =>
+            {
+                self.evidence(key, Svc::Http, proto, t, fid, Evidence::Post, out);
             }
-            Meta::HttpResponse { status: 401 } => {
-                if !c.flow.to_server {
-                    self.evidence(key, Svc::Http, proto, t, fid, Evidence::Http401, out);
-                }
+            Meta::HttpResponse { status: 401 } if !c.flow.to_server => {
+                self.evidence(key, Svc::Http, proto, t, fid, Evidence::Http401, out);
             }
             _ => {}
         }

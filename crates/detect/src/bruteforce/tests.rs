@@ -248,6 +248,7 @@ impl Sim {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn meta(
         &self,
         d: &mut dyn Detector,
