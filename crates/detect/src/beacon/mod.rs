@@ -51,7 +51,7 @@ pub struct Config {
     /// An interval is "on period" within this fraction of the median.
     /// Default 0.3 (malware jitter settings are usually ≤ 30 %).
     pub tolerance: f64,
-    /// Share of intervals that must be on period. Default 0.75: a few
+    /// Share of intervals that must be on period. Default 0.8 (7 of 8): a few
     /// missed or extra exchanges do not hide a beacon.
     pub min_good_fraction: f64,
     /// Silence (seconds, packets from the inside host on the pair) after
@@ -82,7 +82,7 @@ impl Default for Config {
             max_period_secs: 21_600.0,
             max_jitter: 0.2,
             tolerance: 0.3,
-            min_good_fraction: 0.75,
+            min_good_fraction: 0.8,
             idle_gap_secs: 3.0,
             min_event_gap_ms: 1000,
             exclude_ports: vec![53, 67, 68, 123, 137, 138, 161, 162, 1900, 5353],
@@ -186,7 +186,10 @@ pub struct Beacon {
     pairs: FastMap<Key, Pair>,
     /// Direct-mapped (flow id, last packet time) cache: packets in the middle
     /// of an exchange stop here, without touching the pair table.
-    recent: Box<[(u64, Nanos)]>,
+    recent: Box<[(u64, Nanos, u32)]>,
+    /// Direct-mapped last packet time per pair (by key hash), kept by the
+    /// fast path too, so the idle test sees every flow of the pair.
+    pair_last: Box<[Nanos]>,
     /// Keys in insertion order, for eviction (may hold removed keys).
     order: std::collections::VecDeque<Key>,
     exclude_dst: Vec<Addr>,
@@ -203,7 +206,8 @@ impl Beacon {
             cfg: cfg.clone(),
             pairs: FastMap::with_capacity_and_hasher(1024, FastBuild),
             order: std::collections::VecDeque::new(),
-            recent: vec![(0, 0); RECENT].into_boxed_slice(),
+            recent: vec![(0, 0, 0); RECENT].into_boxed_slice(),
+            pair_last: vec![0; RECENT].into_boxed_slice(),
             exclude_dst: cfg
                 .exclude_dst
                 .iter()
@@ -309,18 +313,26 @@ impl Detector for Beacon {
         if p.payload_len == 0 && !new_flow {
             return;
         }
-        // fast path: a packet of a flow active within the idle gap
-        let fid = c.flow.flow_id;
-        let slot = &mut self.recent[(crate::sketch::mix64(fid) as usize) & (RECENT - 1)];
-        if !new_flow && slot.0 == fid && p.ts.saturating_sub(slot.1) < self.idle_gap {
-            slot.1 = p.ts;
-            return;
-        }
-        *slot = (fid, p.ts);
         if self.cfg.exclude_ports.contains(&p.dport) {
             return;
         }
+        // fast path: a packet of a flow active within the idle gap (so its
+        // pair is not idle either)
+        let fid = c.flow.flow_id;
+        let si = (crate::sketch::mix64(fid) as usize) & (RECENT - 1);
+        let slot = &mut self.recent[si];
+        if !new_flow && slot.0 == fid && p.ts.saturating_sub(slot.1) < self.idle_gap {
+            slot.1 = p.ts;
+            self.pair_last[slot.2 as usize] = p.ts;
+            return;
+        }
         let key: Key = (p.src, p.dst, p.dport, p.proto);
+        let pidx = {
+            use std::hash::BuildHasher;
+            (FastBuild.hash_one(key) as usize) & (RECENT - 1)
+        };
+        *slot = (fid, p.ts, pidx as u32);
+        let plast = std::mem::replace(&mut self.pair_last[pidx], p.ts);
         let pair = match self.pairs.get_mut(&key) {
             Some(x) => x,
             None => {
@@ -338,7 +350,8 @@ impl Detector for Beacon {
                 self.pairs.entry(key).or_insert_with(Pair::new)
             }
         };
-        let idle = pair.last_pkt == 0 || p.ts.saturating_sub(pair.last_pkt) >= self.idle_gap;
+        let last = pair.last_pkt.max(plast);
+        let idle = last == 0 || p.ts.saturating_sub(last) >= self.idle_gap;
         pair.last_pkt = pair.last_pkt.max(p.ts);
         if !(new_flow || idle) {
             return;
