@@ -94,6 +94,8 @@ impl Default for Config {
 
 /// Slots of the recent-flow cache (16 B each: 1 MB).
 const RECENT: usize = 1 << 16;
+/// Bits of the seen-once set (128 KB).
+const SEEN_BITS: usize = 1 << 20;
 /// Event times kept per pair.
 const RING: usize = 48;
 pub const SIG_BEACON: u32 = 5_000_001;
@@ -190,6 +192,11 @@ pub struct Beacon {
     /// Direct-mapped last packet time per pair (by key hash), kept by the
     /// fast path too, so the idle test sees every flow of the pair.
     pair_last: Box<[Nanos]>,
+    /// Pairs seen once (a 2^20-bit set, cleared when half full): a pair gets
+    /// a table entry at its second event, so single visits (most pairs)
+    /// never cost one.
+    seen_once: Box<[u64]>,
+    seen_bits: usize,
     /// Keys in insertion order, for eviction (may hold removed keys).
     order: std::collections::VecDeque<Key>,
     exclude_dst: Vec<Addr>,
@@ -208,6 +215,8 @@ impl Beacon {
             order: std::collections::VecDeque::new(),
             recent: vec![(0, 0, 0); RECENT].into_boxed_slice(),
             pair_last: vec![0; RECENT].into_boxed_slice(),
+            seen_once: vec![0; SEEN_BITS / 64].into_boxed_slice(),
+            seen_bits: 0,
             exclude_dst: cfg
                 .exclude_dst
                 .iter()
@@ -327,16 +336,32 @@ impl Detector for Beacon {
             return;
         }
         let key: Key = (p.src, p.dst, p.dport, p.proto);
-        let pidx = {
+        let kh = {
             use std::hash::BuildHasher;
-            (FastBuild.hash_one(key) as usize) & (RECENT - 1)
+            FastBuild.hash_one(key)
         };
+        let pidx = (kh as usize) & (RECENT - 1);
         *slot = (fid, p.ts, pidx as u32);
         let plast = std::mem::replace(&mut self.pair_last[pidx], p.ts);
         let pair = match self.pairs.get_mut(&key) {
             Some(x) => x,
             None => {
                 if !self.exclude_dst.is_empty() && self.exclude_dst.contains(&p.dst) {
+                    return;
+                }
+                if plast != 0 && p.ts.saturating_sub(plast) < self.idle_gap && !new_flow {
+                    return;
+                }
+                // the first event of a pair only marks it as seen
+                let b = ((kh >> 24) as usize) & (SEEN_BITS - 1);
+                let (w, m) = (b / 64, 1u64 << (b % 64));
+                if self.seen_once[w] & m == 0 {
+                    self.seen_once[w] |= m;
+                    self.seen_bits += 1;
+                    if self.seen_bits > SEEN_BITS / 2 {
+                        self.seen_once.fill(0);
+                        self.seen_bits = 0;
+                    }
                     return;
                 }
                 if self.pairs.len() >= self.cfg.max_pairs {
@@ -490,11 +515,11 @@ mod tests {
         let mut d = Beacon::new(&cfg);
         let flow = FlowCtx { new_flow: true, to_server: true, ..Default::default() };
         let mut out = Vec::new();
-        for i in 0..1000u32 {
+        for i in 0..2000u32 {
             let p = PacketInfo {
-                ts: NANOS_PER_SEC,
+                ts: NANOS_PER_SEC + (i as u64 / 1000) * 10 * NANOS_PER_SEC,
                 src: IN,
-                dst: Addr::v4(i.to_be_bytes()),
+                dst: Addr::v4((i % 1000).to_be_bytes()),
                 proto: 6,
                 dport: 443,
                 ..Default::default()
