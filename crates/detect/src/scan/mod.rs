@@ -124,7 +124,20 @@ pub struct Scan {
     threshold: u8,
     promoted: u32,
     calm: u32,
+    /// Bits of the hashes of sources with exact state (stale bits only cost
+    /// a lookup): most flood packets skip the exact table on one L1 test.
+    gate: Box<Bitmap<1024>>,
+    /// Probes this second per (destination, port), direct-mapped (merged on
+    /// collision): a target getting more than `HOT_TARGET` probes a second
+    /// from unknown sources is a flood's target, and probes to it from
+    /// unknown sources skip the sketch (they add one target at most).
+    target_hits: Box<[u32; TARGET_SLOTS]>,
 }
+
+const TARGET_SLOTS: usize = 4096;
+/// Probes per second at one (host, port) from sources without exact state
+/// past which that target counts as flooded.
+const HOT_TARGET: u32 = 1000;
 
 /// Promotions per second above which the pre-filter threshold doubles.
 const PROMOTIONS_HIGH: u32 = 256;
@@ -143,6 +156,8 @@ impl Scan {
             threshold: cfg.prefilter.max(1),
             promoted: 0,
             calm: 0,
+            gate: Box::default(),
+            target_hits: Box::new([0; TARGET_SLOTS]),
         }
     }
 
@@ -173,6 +188,14 @@ impl Scan {
             self.srcs.retain(|_, s| s.last > cut);
         }
         self.sources_evicted += (before - self.srcs.len()) as u64;
+        self.rebuild_gate();
+    }
+
+    fn rebuild_gate(&mut self) {
+        self.gate.clear();
+        for k in self.srcs.keys() {
+            self.gate.insert(hash_addr(k));
+        }
     }
 
     fn judge(cfg: &Config, src: Addr, s: &mut Src, ts: Nanos, out: &mut Out) {
@@ -316,9 +339,21 @@ impl Detector for Scan {
             return;
         }
         let h = hash_addr(&p.src);
-        let s = match self.srcs.get_mut(&p.src) {
+        let known = if self.gate.contains(h) {
+            self.srcs.get_mut(&p.src)
+        } else {
+            None
+        };
+        let s = match known {
             Some(s) => s,
             None => {
+                let slot = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64) as usize
+                    % TARGET_SLOTS;
+                let hits = &mut self.target_hits[slot];
+                *hits = hits.saturating_add(1);
+                if *hits > HOT_TARGET {
+                    return;
+                }
                 if self.cms.add(h) < self.threshold {
                     return;
                 }
@@ -326,6 +361,7 @@ impl Detector for Scan {
                 if self.srcs.len() >= self.cfg.max_sources {
                     self.make_room();
                 }
+                self.gate.insert(h);
                 self.srcs.entry(p.src).or_insert_with(|| Src {
                     first: p.ts,
                     ..Default::default()
@@ -434,6 +470,7 @@ impl Detector for Scan {
 
     fn on_tick(&mut self, now: Nanos, _out: &mut Out) {
         self.cms.decay();
+        self.target_hits.fill(0);
         if self.promoted > PROMOTIONS_HIGH {
             self.threshold = self.threshold.saturating_mul(2).min(128);
             self.calm = 0;
@@ -453,6 +490,7 @@ impl Detector for Scan {
         if now % (60 * NANOS_PER_SEC) == 0 {
             let idle = self.idle;
             self.srcs.retain(|_, s| now.saturating_sub(s.last) <= idle);
+            self.rebuild_gate();
             self.arp.retain(|_, a| now.saturating_sub(a.last) <= idle);
         }
     }

@@ -205,11 +205,14 @@ fn config_rejects_unknown_fields() {
 fn extreme_flood_saturating_the_sketch_keeps_promotions_bounded() {
     let mut r = Rig::new();
     let victim = home(0x0110);
-    // 6 M spoofed SYNs at 2 M pps: the sketch saturates, the threshold adapts
+    // 6 M spoofed SYNs at 2 M pps spread over hosts and ports: the sketch
+    // saturates, the threshold adapts
     let n = 6_000_000u64;
     for i in 0..n {
         let ts = T0 + i * SEC / 2_000_000;
-        r.pkt(tcp(ts, outside(mix64(i) as u32), victim, 1024, 80, tf::SYN), first());
+        // random ports on random hosts: no single flooded target to skip
+        let dst = home(mix64(i ^ 0xabc) as u32 & 0xffff);
+        r.pkt(tcp(ts, outside(mix64(i) as u32), dst, 1024, (i % 65_000) as u16 + 1, tf::SYN), first());
     }
     assert!(r.scans().is_empty());
     assert!(r.s.tracked() <= Config::default().max_sources);
