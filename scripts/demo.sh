@@ -9,7 +9,7 @@ out=${1:-demo}
 mkdir -p "$out"
 cargo build --release -q -p vigil-cli
 vigil=target/release/vigil
-cap=$("$vigil" sim smokescreen --out "$out" --seed 1 --scale 0.5)
+cap=$("$vigil" sim smokescreen --out "$out" --seed 1)
 nets=$(python3 -c 'import json,sys; print(",".join(json.load(open(sys.argv[1]))["home_nets"]))' "$cap.truth.json")
 echo "== vigil analyze $cap --home-net $nets --eve $out/eve.jsonl"
 "$vigil" analyze "$cap" --home-net "$nets" --eve "$out/eve.jsonl"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scores vigil's alerts with ../shared/eval/score.py on every corpus capture
 # that has a truth file and on generated scenarios (vigil sim).
-#   scripts/score.sh                      # corpus + every scenario, seeds 1 2, scale 0.3
+#   scripts/score.sh                      # corpus + every scenario, seeds 1 2, scale 1
 #   SEEDS="1 2 3" SCALE=1 scripts/score.sh sim 'dos|flood'
 #   scripts/score.sh corpus
 # Prints one summary line per capture and exits non-zero if any is not clean.
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 filter=${2:-.}
 SEEDS=${SEEDS:-"1 2"}
-SCALE=${SCALE:-0.3}
+SCALE=${SCALE:-1}
 VIGIL=${VIGIL:-target/debug/vigil}
 [ -n "${NO_BUILD:-}" ] || cargo build -q -p vigil-cli || exit 2
 shared=../shared

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SEEDS: [u64; 2] = [1, 2];
-const SCALE: f64 = 0.3;
+/// Scenarios at their default size: scaled down, a theft or a brute force
+/// shrinks below what a real one looks like.
+const SCALE: f64 = 1.0;
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
