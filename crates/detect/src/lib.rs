@@ -335,7 +335,11 @@ impl Engine {
     pub fn flow_end(&mut self, r: &FlowRecord) {
         let home = std::mem::take(&mut self.home);
         let mut pending = std::mem::take(&mut self.pending);
-        let inside = if home.contains(r.client) { r.client } else { r.server };
+        let inside = if home.contains(r.client) {
+            r.client
+        } else {
+            r.server
+        };
         for d in self.set_for(Some(inside)).iter_mut() {
             d.on_flow_end(r, &home, &mut pending);
         }

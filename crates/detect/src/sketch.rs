@@ -55,7 +55,8 @@ impl Hasher for FastHasher {
         for c in bytes.chunks(8) {
             let mut w = [0u8; 8];
             w[..c.len()].copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
     #[inline]
@@ -262,7 +263,10 @@ impl CountMin {
     /// The estimate of the key of hash `h`.
     #[inline]
     pub fn estimate(&self, h: u64) -> u8 {
-        (0..self.d).map(|r| self.cells[self.idx(h, r)]).min().unwrap_or(0)
+        (0..self.d)
+            .map(|r| self.cells[self.idx(h, r)])
+            .min()
+            .unwrap_or(0)
     }
     /// Halves every counter (exponential decay of old counts).
     pub fn decay(&mut self) {
@@ -325,7 +329,7 @@ impl<K: Hash + Eq + Copy> SpaceSaving<K> {
     /// The keys with the largest counts, largest first: (key, count, error).
     pub fn top(&self, n: usize) -> Vec<(K, u64, u64)> {
         let mut v = self.slots.clone();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|b| std::cmp::Reverse(b.1));
         v.truncate(n);
         v
     }
@@ -395,7 +399,9 @@ mod tests {
             }
         }
         assert!(c.estimate(mix64(42)) >= 200);
-        let noisy = (0..1000u64).filter(|i| c.estimate(mix64(1_000_000 + i)) > 8).count();
+        let noisy = (0..1000u64)
+            .filter(|i| c.estimate(mix64(1_000_000 + i)) > 8)
+            .count();
         assert!(noisy < 5, "{noisy}");
     }
 

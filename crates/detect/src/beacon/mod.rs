@@ -174,7 +174,10 @@ pub fn periodicity(times: &[Nanos], tolerance: f64) -> Option<Periodicity> {
     let mut dev: Vec<f64> = iv.iter().map(|x| (x - m).abs()).collect();
     dev.sort_unstable_by(|a, b| a.total_cmp(b));
     let mad = median(&dev);
-    let good = iv.iter().filter(|x| (*x - m).abs() <= tolerance * m).count();
+    let good = iv
+        .iter()
+        .filter(|x| (*x - m).abs() <= tolerance * m)
+        .count();
     Some(Periodicity {
         period_s: m,
         jitter: mad / m,
@@ -236,8 +239,12 @@ impl Beacon {
         let mut best: Option<(Key, (u64, Nanos))> = None;
         let mut looked = Vec::with_capacity(16);
         while looked.len() < 16 {
-            let Some(k) = self.order.pop_front() else { break };
-            let Some(p) = self.pairs.get(&k) else { continue };
+            let Some(k) = self.order.pop_front() else {
+                break;
+            };
+            let Some(p) = self.pairs.get(&k) else {
+                continue;
+            };
             let score = (p.total_events, p.last_pkt);
             if best.is_none_or(|b| score < b.1) {
                 best = Some((k, score));
@@ -282,7 +289,10 @@ impl Beacon {
         a.metrics = vec![
             ("period_s", (v.period_s * 1000.0).round() / 1000.0),
             ("jitter", (v.jitter * 1000.0).round() / 1000.0),
-            ("on_period_fraction", (v.good_fraction * 1000.0).round() / 1000.0),
+            (
+                "on_period_fraction",
+                (v.good_fraction * 1000.0).round() / 1000.0,
+            ),
             ("intervals", v.intervals as f64),
             ("events", p.total_events as f64),
         ];
@@ -419,7 +429,14 @@ mod tests {
     const IN: Addr = Addr::v4([10, 0, 0, 4]);
     const C2: Addr = Addr::v4([24, 199, 110, 233]);
 
-    fn feed(d: &mut Beacon, ts: Nanos, dport: u16, payload: u32, new_flow: bool, flow_id: u64) -> Vec<Alert> {
+    fn feed(
+        d: &mut Beacon,
+        ts: Nanos,
+        dport: u16,
+        payload: u32,
+        new_flow: bool,
+        flow_id: u64,
+    ) -> Vec<Alert> {
         let p = PacketInfo {
             ts,
             src: IN,
@@ -438,7 +455,15 @@ mod tests {
             flow_pkts: 1,
         };
         let mut out = Vec::new();
-        d.on_packet(&Ctx { p: &p, flow: &flow, src_home: true, dst_home: false }, &mut out);
+        d.on_packet(
+            &Ctx {
+                p: &p,
+                flow: &flow,
+                src_home: true,
+                dst_home: false,
+            },
+            &mut out,
+        );
         out
     }
 
@@ -457,7 +482,14 @@ mod tests {
             let start = t0 + k * 15_100_000_000;
             // each check-in: three packets within 100 ms
             for j in 0..3 {
-                alerts.extend(feed(&mut d, start + j * 50_000_000, 443, 60, k == 0 && j == 0, 1));
+                alerts.extend(feed(
+                    &mut d,
+                    start + j * 50_000_000,
+                    443,
+                    60,
+                    k == 0 && j == 0,
+                    1,
+                ));
             }
         }
         assert!(!alerts.is_empty());
@@ -511,9 +543,16 @@ mod tests {
 
     #[test]
     fn table_is_capped() {
-        let cfg = Config { max_pairs: 8, ..Config::default() };
+        let cfg = Config {
+            max_pairs: 8,
+            ..Config::default()
+        };
         let mut d = Beacon::new(&cfg);
-        let flow = FlowCtx { new_flow: true, to_server: true, ..Default::default() };
+        let flow = FlowCtx {
+            new_flow: true,
+            to_server: true,
+            ..Default::default()
+        };
         let mut out = Vec::new();
         for i in 0..2000u32 {
             let p = PacketInfo {
@@ -524,7 +563,15 @@ mod tests {
                 dport: 443,
                 ..Default::default()
             };
-            d.on_packet(&Ctx { p: &p, flow: &flow, src_home: true, dst_home: false }, &mut out);
+            d.on_packet(
+                &Ctx {
+                    p: &p,
+                    flow: &flow,
+                    src_home: true,
+                    dst_home: false,
+                },
+                &mut out,
+            );
         }
         assert_eq!(d.pairs.len(), 8);
         assert_eq!(d.pairs_evicted, 992);

@@ -120,10 +120,33 @@ impl Default for Config {
             .map(|s| s.to_string())
             .collect(),
             public_suffixes: [
-                "co.uk", "org.uk", "ac.uk", "gov.uk", "co.jp", "ne.jp", "or.jp", "com.au",
-                "net.au", "org.au", "co.nz", "com.br", "com.cn", "net.cn", "com.tw", "co.kr",
-                "co.in", "co.za", "com.mx", "com.tr", "com.sg", "com.hk", "co.il", "com.ar",
-                "example.com", "example.net", "example.org",
+                "co.uk",
+                "org.uk",
+                "ac.uk",
+                "gov.uk",
+                "co.jp",
+                "ne.jp",
+                "or.jp",
+                "com.au",
+                "net.au",
+                "org.au",
+                "co.nz",
+                "com.br",
+                "com.cn",
+                "net.cn",
+                "com.tw",
+                "co.kr",
+                "co.in",
+                "co.za",
+                "com.mx",
+                "com.tr",
+                "com.sg",
+                "com.hk",
+                "co.il",
+                "com.ar",
+                "example.com",
+                "example.net",
+                "example.org",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -348,7 +371,10 @@ impl DnsTunnel {
 
     fn ignored(&self, name: &str) -> bool {
         self.cfg.ignore_domains.iter().any(|d| {
-            name == d || (name.len() > d.len() && name.ends_with(d.as_str()) && name.as_bytes()[name.len() - d.len() - 1] == b'.')
+            name == d
+                || (name.len() > d.len()
+                    && name.ends_with(d.as_str())
+                    && name.as_bytes()[name.len() - d.len() - 1] == b'.')
         })
     }
 
@@ -401,7 +427,9 @@ impl DnsTunnel {
             );
         }
         let long_label = self.cfg.long_label;
-        let Some(g) = self.groups.get_mut(&key) else { return };
+        let Some(g) = self.groups.get_mut(&key) else {
+            return;
+        };
         g.roll(e);
         g.last = p.ts;
         g.dirty = true;
@@ -508,7 +536,10 @@ impl DnsTunnel {
                 ("name_chars", f.name_chars as f64),
                 ("avg_subdomain_len", (f.avg_sub * 10.0).round() / 10.0),
                 ("long_label_share", (f.long_share * 1000.0).round() / 1000.0),
-                ("unusual_type_share", (f.unusual_share * 1000.0).round() / 1000.0),
+                (
+                    "unusual_type_share",
+                    (f.unusual_share * 1000.0).round() / 1000.0,
+                ),
                 ("entropy_bits", (f.entropy * 100.0).round() / 100.0),
                 ("nxdomain_share", (f.nx_share * 1000.0).round() / 1000.0),
                 ("score", score as f64),
@@ -528,7 +559,13 @@ impl DnsTunnel {
             for g in self.groups.values() {
                 let f = features(&g.cur, &g.prev);
                 if f.queries >= 20 {
-                    eprintln!("dnst {} {:?} {:?} {:?}", g.client, g.domain, self.score(&f), f);
+                    eprintln!(
+                        "dnst {} {:?} {:?} {:?}",
+                        g.client,
+                        g.domain,
+                        self.score(&f),
+                        f
+                    );
                 }
             }
         }
@@ -536,8 +573,10 @@ impl DnsTunnel {
 
     fn sweep(&mut self, now: Nanos) {
         let keep = 2 * self.epoch_ns;
-        self.groups.retain(|_, g| now.saturating_sub(g.last) <= keep);
-        self.resolvers.retain(|_, t| now.saturating_sub(t.0) <= 3600 * NANOS_PER_SEC);
+        self.groups
+            .retain(|_, g| now.saturating_sub(g.last) <= keep);
+        self.resolvers
+            .retain(|_, t| now.saturating_sub(t.0) <= 3600 * NANOS_PER_SEC);
     }
 }
 
@@ -556,7 +595,9 @@ impl Detector for DnsTunnel {
     }
 
     fn on_meta(&mut self, c: Option<&Ctx>, m: &Meta, _home: &NetSet, _out: &mut Out) {
-        let (Some(c), Meta::Dns(d)) = (c, m) else { return };
+        let (Some(c), Meta::Dns(d)) = (c, m) else {
+            return;
+        };
         let p = c.p;
         if p.sport == 5353 || p.dport == 5353 {
             return;

@@ -15,7 +15,12 @@ fn ask(d: &mut DnsTunnel, ts: Nanos, src: Addr, dst: Addr, name: &str, qtype: u1
         ..Default::default()
     };
     let flow = FlowCtx::default();
-    let c = Ctx { p: &p, flow: &flow, src_home: true, dst_home };
+    let c = Ctx {
+        p: &p,
+        flow: &flow,
+        src_home: true,
+        dst_home,
+    };
     let m = Meta::Dns(DnsMeta {
         id: 1,
         response: false,
@@ -51,10 +56,16 @@ fn tick_all(d: &mut DnsTunnel, from: u64, to: u64) -> Vec<Alert> {
 #[test]
 fn split_domains() {
     let sfx = Config::default().public_suffixes;
-    assert_eq!(split_domain("www.example.co.uk", &sfx), ("example.co.uk", "www"));
+    assert_eq!(
+        split_domain("www.example.co.uk", &sfx),
+        ("example.co.uk", "www")
+    );
     assert_eq!(split_domain("a.b.pirate.sea", &sfx), ("pirate.sea", "a.b"));
     assert_eq!(split_domain("pirate.sea", &sfx), ("pirate.sea", ""));
-    assert_eq!(split_domain("x.d.erfmbnt.example.net", &sfx), ("erfmbnt.example.net", "x.d"));
+    assert_eq!(
+        split_domain("x.d.erfmbnt.example.net", &sfx),
+        ("erfmbnt.example.net", "x.d")
+    );
     // dnscat2 direct mode: no real top-level label
     let n = format!("dnscat.{}.{}", hex(1, 60), hex(2, 30));
     assert_eq!(split_domain(&n, &sfx).0, "");
@@ -67,7 +78,15 @@ fn hex_tunnel_alerts() {
     let t0 = 1_000u64;
     for i in 0..120u64 {
         let name = format!("{}.{}.t.evil.com", hex(i, 60), hex(i + 1000, 40));
-        ask(&mut d, (t0 + i / 2) * NANOS_PER_SEC, CLIENT, SERVER, &name, 16, false);
+        ask(
+            &mut d,
+            (t0 + i / 2) * NANOS_PER_SEC,
+            CLIENT,
+            SERVER,
+            &name,
+            16,
+            false,
+        );
     }
     let a = tick_all(&mut d, t0, t0 + 61);
     assert!(!a.is_empty());
@@ -85,7 +104,15 @@ fn short_null_polls_with_some_data_alert() {
         } else {
             format!("pa{}.pirate.sea", hex(i, 6))
         };
-        ask(&mut d, (100 + i / 8) * NANOS_PER_SEC, CLIENT, Addr::v4([10, 0, 2, 20]), &name, 10, true);
+        ask(
+            &mut d,
+            (100 + i / 8) * NANOS_PER_SEC,
+            CLIENT,
+            Addr::v4([10, 0, 2, 20]),
+            &name,
+            10,
+            true,
+        );
     }
     assert!(!tick_all(&mut d, 100, 130).is_empty());
 }
@@ -101,7 +128,15 @@ fn busy_client_with_cdn_names_is_quiet() {
             _ => format!("prod-{}.s3.dualstack.eu-west-1.amazonaws.com", hex(i, 12)),
         };
         let qt = if i % 2 == 0 { 1 } else { 28 };
-        ask(&mut d, (100 + i / 4) * NANOS_PER_SEC, CLIENT, SERVER, &name, qt, false);
+        ask(
+            &mut d,
+            (100 + i / 4) * NANOS_PER_SEC,
+            CLIENT,
+            SERVER,
+            &name,
+            qt,
+            false,
+        );
     }
     assert!(tick_all(&mut d, 100, 210).is_empty());
 }
@@ -111,7 +146,15 @@ fn resolver_forwarding_is_judged_through_its_clients() {
     let mut d = DnsTunnel::new(&Config::default());
     let resolver = Addr::v4([10, 0, 0, 53]);
     let c2 = Addr::v4([10, 0, 0, 77]);
-    ask(&mut d, 99 * NANOS_PER_SEC, c2, resolver, "www.example.org", 1, true);
+    ask(
+        &mut d,
+        99 * NANOS_PER_SEC,
+        c2,
+        resolver,
+        "www.example.org",
+        1,
+        true,
+    );
     for i in 0..120u64 {
         let name = format!("{}.{}.t.evil.com", hex(i, 60), hex(i + 1000, 40));
         let ts = (100 + i / 2) * NANOS_PER_SEC;
@@ -125,12 +168,31 @@ fn resolver_forwarding_is_judged_through_its_clients() {
 
 #[test]
 fn ignored_domains_and_caps() {
-    let cfg = Config { max_groups: 4, ..Config::default() };
+    let cfg = Config {
+        max_groups: 4,
+        ..Config::default()
+    };
     let mut d = DnsTunnel::new(&cfg);
-    ask(&mut d, NANOS_PER_SEC, CLIENT, SERVER, "1.2.3.4.in-addr.arpa", 12, false);
+    ask(
+        &mut d,
+        NANOS_PER_SEC,
+        CLIENT,
+        SERVER,
+        "1.2.3.4.in-addr.arpa",
+        12,
+        false,
+    );
     assert!(d.groups.is_empty());
     for i in 0..50u64 {
-        ask(&mut d, NANOS_PER_SEC, CLIENT, SERVER, &format!("www.d{i}.com"), 1, false);
+        ask(
+            &mut d,
+            NANOS_PER_SEC,
+            CLIENT,
+            SERVER,
+            &format!("www.d{i}.com"),
+            1,
+            false,
+        );
     }
     assert_eq!(d.groups.len(), 4);
     assert_eq!(d.groups_evicted, 46);

@@ -21,7 +21,9 @@
 //! one server port, old, trickling a few bytes, is a slow attack.
 
 use serde::{Deserialize, Serialize};
-use vigil_core::{proto, tcp_flags as tf, Addr, Alert, Category, Meta, Nanos, NetSet, FlowRecord, NANOS_PER_SEC};
+use vigil_core::{
+    proto, tcp_flags as tf, Addr, Alert, Category, FlowRecord, Meta, Nanos, NetSet, NANOS_PER_SEC,
+};
 
 use crate::sketch::{hash_addr, mix64, Bitmap, FastBuild, FastMap, Hll};
 use crate::{Ctx, Detector, Out};
@@ -382,7 +384,10 @@ impl Dos {
             ("http_requests_10s", d.http as f64),
             (
                 "http_sources_10s",
-                d.http_srcs.as_ref().map(|h| h.count().round()).unwrap_or(0.0),
+                d.http_srcs
+                    .as_ref()
+                    .map(|h| h.count().round())
+                    .unwrap_or(0.0),
             ),
             ("baseline_pps", d.base.pkts),
         ];
@@ -397,7 +402,12 @@ impl Dos {
         if n < cfg.http_requests_10s || n < cfg.baseline_mult * d.base.http10 {
             return false;
         }
-        let hs = d.http_srcs.as_ref().map(|h| h.count()).unwrap_or(1.0).max(1.0);
+        let hs = d
+            .http_srcs
+            .as_ref()
+            .map(|h| h.count())
+            .unwrap_or(1.0)
+            .max(1.0);
         n / hs >= cfg.http_per_source
     }
 
@@ -424,10 +434,12 @@ impl Dos {
             .into_iter()
             .filter(|(_, g)| g.0 >= self.cfg.slow_min_conns)
             .collect();
-        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        hits.sort_by_key(|a| a.0);
         for ((dst, dport), (n, oldest, bps, _src)) in hits {
             let realert = self.realert;
-            let Some(d) = self.dest(dst, now) else { continue };
+            let Some(d) = self.dest(dst, now) else {
+                continue;
+            };
             d.attacked = true;
             if let Some(last) = d.last_alert {
                 if now < last.saturating_add(realert) {
@@ -564,13 +576,15 @@ impl Detector for Dos {
                     w.amp_bytes += p.wire_len as u64;
                 }
             }
-            proto::ICMP | proto::ICMPV6 => {
+            proto::ICMP | proto::ICMPV6
                 // echo requests and unsolicited errors alike; not the
                 // answers to the host's own pings
-                if !matches!((p.proto, p.icmp_type), (proto::ICMP, 0) | (proto::ICMPV6, 129)) {
+                if !matches!(
+                    (p.proto, p.icmp_type),
+                    (proto::ICMP, 0) | (proto::ICMPV6, 129)
+                ) => {
                     w.icmp += 1;
                 }
-            }
             _ => {}
         }
         let pk = w.pkts;
@@ -629,7 +643,7 @@ impl Detector for Dos {
         let cfg = &self.cfg;
         let realert = self.realert;
         let a = cfg.baseline_alpha;
-        let ten = self.ticks % 10 == 0;
+        let ten = self.ticks.is_multiple_of(10);
         let full = self.dests.len() * 10 >= cfg.max_dests * 9;
         self.dests.retain(|dst, d| {
             if d.cur.pkts > 0 || d.http > 0 {
@@ -644,7 +658,11 @@ impl Detector for Dos {
                         *b += k * (x as f64 - *b)
                     };
                     e(&mut d.base.pkts, w.pkts, f64::MAX);
-                    e(&mut d.base.syn, w.syn.saturating_sub(w.handshakes), cfg.syn_pps);
+                    e(
+                        &mut d.base.syn,
+                        w.syn.saturating_sub(w.handshakes),
+                        cfg.syn_pps,
+                    );
                     e(&mut d.base.udp, w.udp_oneway, cfg.udp_pps);
                     e(&mut d.base.icmp, w.icmp, cfg.icmp_pps);
                     e(&mut d.base.amp, w.amp, cfg.amp_pps);
@@ -660,7 +678,11 @@ impl Detector for Dos {
             if ten {
                 d.http_prev_hot = Self::http_hot(cfg, d);
                 if !d.attacked {
-                    let k = if d.http as f64 >= cfg.http_requests_10s { a } else { a * 10.0 };
+                    let k = if d.http as f64 >= cfg.http_requests_10s {
+                        a
+                    } else {
+                        a * 10.0
+                    };
                     d.base.http10 += k * (d.http as f64 - d.base.http10);
                 }
                 d.http = 0;
@@ -683,10 +705,13 @@ impl Detector for Dos {
             }
             // forget idle destinations; when nearly full, cold ones too
             let idle = now.saturating_sub(d.last_pkt);
-            let alerted_recently = d.last_alert.is_some_and(|t| now.saturating_sub(t) < 600 * NANOS_PER_SEC);
-            !(idle > 600 * NANOS_PER_SEC || (full && !hot && !alerted_recently && d.base.pkts < 1.0))
+            let alerted_recently = d
+                .last_alert
+                .is_some_and(|t| now.saturating_sub(t) < 600 * NANOS_PER_SEC);
+            !(idle > 600 * NANOS_PER_SEC
+                || (full && !hot && !alerted_recently && d.base.pkts < 1.0))
         });
-        if self.ticks % 5 == 0 && !self.slow.is_empty() {
+        if self.ticks.is_multiple_of(5) && !self.slow.is_empty() {
             self.slow_tick(now, out);
         }
     }

@@ -80,17 +80,28 @@ fn spoofed_syn_flood_of_a_million_packets_is_one_alert_and_bounded() {
     for i in 0..n {
         let ts = start + i * (SEC / 20_000);
         let src = outside(crate::sketch::mix64(i) as u32);
-        r.pkt(syn(ts, src, victim(), 1024 + (i % 60000) as u16, 80), new_flow());
+        r.pkt(
+            syn(ts, src, victim(), 1024 + (i % 60000) as u16, 80),
+            new_flow(),
+        );
     }
     r.advance(start + n * (SEC / 20_000) + 2 * SEC);
-    let dos: Vec<_> = r.out.iter().filter(|a| a.category == Category::Dos).collect();
+    let dos: Vec<_> = r
+        .out
+        .iter()
+        .filter(|a| a.category == Category::Dos)
+        .collect();
     assert!(!dos.is_empty());
     assert!(dos.iter().all(|a| a.dst == Some(victim())));
     // re-alerts at most once a minute
     assert!(dos.len() <= 2, "{}", dos.len());
     assert_eq!(dos[0].signature_id, Kind::SynFlood.sid());
     // first alert within a second of the start
-    assert!(dos[0].ts < start + SEC, "{}", (dos[0].ts - start) as f64 / 1e9);
+    assert!(
+        dos[0].ts < start + SEC,
+        "{}",
+        (dos[0].ts - start) as f64 / 1e9
+    );
     let m = |k: &str| dos[0].metrics.iter().find(|x| x.0 == k).unwrap().1;
     assert!(m("distinct_sources") > 200.0);
     assert!(m("syn_ratio") > 0.99);
@@ -110,7 +121,10 @@ fn flash_crowd_of_completed_handshakes_is_not_a_flood() {
             let id = s * 3000 + i;
             r.pkt(
                 syn(ts, src, victim(), 40000, 443),
-                FlowCtx { flow_id: id, ..new_flow() },
+                FlowCtx {
+                    flow_id: id,
+                    ..new_flow()
+                },
             );
             let mut ack = syn(ts + 1000, src, victim(), 40000, 443);
             ack.tcp_flags = tf::ACK;
@@ -141,7 +155,11 @@ fn flash_crowd_of_completed_handshakes_is_not_a_flood() {
         }
     }
     r.advance(T0 + 12 * SEC);
-    assert!(r.out.is_empty(), "{:?}", r.out.first().map(|a| &a.signature));
+    assert!(
+        r.out.is_empty(),
+        "{:?}",
+        r.out.first().map(|a| &a.signature)
+    );
 }
 
 #[test]
@@ -172,7 +190,14 @@ fn icmp_flood_from_few_bots() {
             ip_len: 84,
             ..Default::default()
         };
-        r.pkt(p, FlowCtx { new_flow: i < 5, flow_pkts: i / 5 + 1, ..new_flow() });
+        r.pkt(
+            p,
+            FlowCtx {
+                new_flow: i < 5,
+                flow_pkts: i / 5 + 1,
+                ..new_flow()
+            },
+        );
     }
     r.advance(T0 + 5 * SEC);
     assert_eq!(r.out.len(), 1);
@@ -215,11 +240,21 @@ fn amplification_needs_unsolicited_large_answers() {
         r.pkt(q, new_flow());
         r.pkt(
             big(ts + 1000, i, resolver),
-            FlowCtx { established: true, new_flow: false, to_server: false, flow_pkts: 2, flow_id: 1 },
+            FlowCtx {
+                established: true,
+                new_flow: false,
+                to_server: false,
+                flow_pkts: 2,
+                flow_id: 1,
+            },
         );
     }
     r.advance(T0 + 6 * SEC);
-    assert!(r.out.is_empty(), "{:?}", r.out.first().map(|a| &a.signature));
+    assert!(
+        r.out.is_empty(),
+        "{:?}",
+        r.out.first().map(|a| &a.signature)
+    );
 }
 
 #[test]
@@ -258,7 +293,11 @@ fn slowloris_many_silent_trickling_connections() {
     }
     r.advance(T0 + 125 * SEC);
     // one alert, then one update a minute later
-    assert!((1..=2).contains(&r.out.len()), "{:?}", r.out.iter().map(|a| &a.signature).collect::<Vec<_>>());
+    assert!(
+        (1..=2).contains(&r.out.len()),
+        "{:?}",
+        r.out.iter().map(|a| &a.signature).collect::<Vec<_>>()
+    );
     assert_eq!(r.out[0].signature_id, Kind::Slowloris.sid());
     assert_eq!(r.out[0].dest_port, Some(80));
 }
@@ -288,23 +327,43 @@ fn http_flood_from_few_bots_via_request_meta() {
             payload_len: 346,
             ..Default::default()
         };
-        let f = FlowCtx { flow_id: i, new_flow: false, to_server: true, established: true, flow_pkts: 4 };
+        let f = FlowCtx {
+            flow_id: i,
+            new_flow: false,
+            to_server: true,
+            established: true,
+            flow_pkts: 4,
+        };
         r.pkt(p, f);
-        let c = Ctx { p: &p, flow: &f, src_home: false, dst_home: true };
+        let c = Ctx {
+            p: &p,
+            flow: &f,
+            src_home: false,
+            dst_home: true,
+        };
         r.d.on_meta(Some(&c), &m, &NetSet::default(), &mut r.out);
     }
     r.advance(T0 + 31 * SEC);
     assert!(!r.out.is_empty());
-    assert!(r.out.iter().all(|a| a.signature_id == Kind::HttpFlood.sid()));
+    assert!(r
+        .out
+        .iter()
+        .all(|a| a.signature_id == Kind::HttpFlood.sid()));
 }
 
 #[test]
 fn table_of_destinations_is_bounded() {
-    let cfg = Config { max_dests: 100, ..Config::default() };
+    let cfg = Config {
+        max_dests: 100,
+        ..Config::default()
+    };
     let mut r = Rig::new(cfg);
     for i in 0..10_000u32 {
         let dst = Addr::v4((0x0A00_0000u32 | i).to_be_bytes());
-        r.pkt(syn(T0 + i as u64 * 1000, outside(1), dst, 1, 80), new_flow());
+        r.pkt(
+            syn(T0 + i as u64 * 1000, outside(1), dst, 1, 80),
+            new_flow(),
+        );
     }
     assert!(r.d.tracked() <= 100);
     assert!(r.d.dests_dropped > 0);

@@ -234,7 +234,9 @@ impl Host {
         let mut v: Vec<u64> = Vec::with_capacity(n as usize);
         // minutes now_min-skip-k for k in 0..n-skip (older than the ring are 0)
         for k in skip..n {
-            let Some(m) = now_min.checked_sub(k) else { break };
+            let Some(m) = now_min.checked_sub(k) else {
+                break;
+            };
             let val = if m > self.head || self.head - m >= n {
                 0
             } else {
@@ -302,7 +304,9 @@ impl Exfil {
 
     /// The host's usual outbound bytes over `secs` seconds.
     fn host_usual(&self, src: Addr, now: Nanos, secs: u64) -> f64 {
-        let Some(h) = self.hosts.get(&src) else { return 0.0 };
+        let Some(h) = self.hosts.get(&src) else {
+            return 0.0;
+        };
         let mins = secs.div_ceil(60);
         h.usual_per_min(now / (60 * NANOS_PER_SEC), mins + 1) * secs as f64 / 60.0
     }
@@ -334,7 +338,9 @@ impl Exfil {
             }
         }
         for (k, sig, o, i, secs) in hits {
-            let Some(p) = self.pairs.get(&k) else { continue };
+            let Some(p) = self.pairs.get(&k) else {
+                continue;
+            };
             let src = p.src;
             if p.last_alert != 0 && now < p.last_alert + 60 * NANOS_PER_SEC {
                 continue;
@@ -343,14 +349,22 @@ impl Exfil {
             if (o as f64) < self.cfg.baseline_factor * usual {
                 continue;
             }
-            let Some(p) = self.pairs.get_mut(&k) else { continue };
+            let Some(p) = self.pairs.get_mut(&k) else {
+                continue;
+            };
             p.last_alert = now;
             let dur = (now.saturating_sub(p.first) as f64 / NANOS_PER_SEC as f64).max(1.0);
             let span = (secs as f64).min(dur);
             let (sigtxt, sev) = if sig == SIG_BURST {
-                ("VIGIL EXFIL burst of data leaving an inside host to one outside receiver", 1)
+                (
+                    "VIGIL EXFIL burst of data leaving an inside host to one outside receiver",
+                    1,
+                )
             } else {
-                ("VIGIL EXFIL large volume leaving an inside host to one outside receiver", 2)
+                (
+                    "VIGIL EXFIL large volume leaving an inside host to one outside receiver",
+                    2,
+                )
             };
             let mut a = Alert::new(now, Category::Exfiltration, sig, sigtxt, sev);
             a.src = Some(p.src);
@@ -378,7 +392,8 @@ impl Exfil {
         let keep = (self.nb as u64) * BUCKET;
         self.pairs.retain(|_, p| now.saturating_sub(p.last) <= keep);
         let keep_host = self.baseline_n as u64 * 60 * NANOS_PER_SEC;
-        self.hosts.retain(|_, h| now.saturating_sub(h.last) <= keep_host);
+        self.hosts
+            .retain(|_, h| now.saturating_sub(h.last) <= keep_host);
     }
 }
 
@@ -483,7 +498,8 @@ impl Detector for Exfil {
         if a.category != Category::Dos {
             return;
         }
-        let until = a.ts.saturating_add(self.cfg.flood_hold_secs * NANOS_PER_SEC);
+        let until =
+            a.ts.saturating_add(self.cfg.flood_hold_secs * NANOS_PER_SEC);
         if until > self.flood_until {
             if a.ts >= self.flood_until {
                 // a flood begins: judge again what left in the last window
@@ -525,7 +541,15 @@ mod tests {
 
     /// Feeds `secs` seconds of traffic: `out_pps` packets of 1400 B out and
     /// `in_pps` packets of `in_size` in, per second; returns the alerts.
-    fn run(d: &mut Exfil, t0: u64, secs: u64, out_pps: u64, in_pps: u64, in_size: u32, outward: bool) -> Vec<Alert> {
+    fn run(
+        d: &mut Exfil,
+        t0: u64,
+        secs: u64,
+        out_pps: u64,
+        in_pps: u64,
+        in_size: u32,
+        outward: bool,
+    ) -> Vec<Alert> {
         let mut out = Vec::new();
         let flow = FlowCtx::default();
         for s in 0..secs {
@@ -533,13 +557,23 @@ mod tests {
             for i in 0..out_pps {
                 let ts = base + i * (NANOS_PER_SEC / out_pps.max(1));
                 let p = pkt(ts, IN, OUTSIDE, 1400);
-                let c = Ctx { p: &p, flow: &flow, src_home: true, dst_home: !outward };
+                let c = Ctx {
+                    p: &p,
+                    flow: &flow,
+                    src_home: true,
+                    dst_home: !outward,
+                };
                 d.on_packet(&c, &mut out);
             }
             for i in 0..in_pps {
                 let ts = base + i * (NANOS_PER_SEC / in_pps.max(1)) + 1;
                 let p = pkt(ts, OUTSIDE, IN, in_size);
-                let c = Ctx { p: &p, flow: &flow, src_home: !outward, dst_home: true };
+                let c = Ctx {
+                    p: &p,
+                    flow: &flow,
+                    src_home: !outward,
+                    dst_home: true,
+                };
                 d.on_packet(&c, &mut out);
             }
             d.on_tick(base + NANOS_PER_SEC, &mut out);
@@ -569,7 +603,14 @@ mod tests {
         d.on_alert(&dos);
         let a = run(&mut d, 1_010, 2, 0, 0, 0, true);
         assert_eq!(a.len(), 1);
-        assert_eq!(a[0].metrics.iter().find(|m| m.0 == "under_flood").unwrap().1, 1.0);
+        assert_eq!(
+            a[0].metrics
+                .iter()
+                .find(|m| m.0 == "under_flood")
+                .unwrap()
+                .1,
+            1.0
+        );
     }
 
     #[test]
@@ -624,7 +665,12 @@ mod tests {
         let mut out = Vec::new();
         for i in 0..100u8 {
             let p = pkt(NANOS_PER_SEC, IN, Addr::v4([198, 18, 0, i]), 1400);
-            let c = Ctx { p: &p, flow: &flow, src_home: true, dst_home: false };
+            let c = Ctx {
+                p: &p,
+                flow: &flow,
+                src_home: true,
+                dst_home: false,
+            };
             d.on_packet(&c, &mut out);
         }
         assert_eq!(d.pairs.len(), 4);

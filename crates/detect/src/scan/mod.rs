@@ -20,7 +20,9 @@
 //! See `docs/detection/scan.md`.
 
 use serde::{Deserialize, Serialize};
-use vigil_core::{proto, tcp_flags as tf, Addr, Alert, Category, Meta, Nanos, NetSet, NANOS_PER_SEC};
+use vigil_core::{
+    proto, tcp_flags as tf, Addr, Alert, Category, Meta, Nanos, NetSet, NANOS_PER_SEC,
+};
 
 use crate::sketch::{hash_addr, hash_addr_tag, mix64, Bitmap, CountMin, FastBuild, FastMap};
 use crate::{Ctx, Detector, Out};
@@ -182,7 +184,8 @@ impl Scan {
         ages.select_nth_unstable(k);
         let cut = ages[k];
         let before = self.srcs.len();
-        self.srcs.retain(|_, s| s.last > cut || (s.alerted && s.last != cut));
+        self.srcs
+            .retain(|_, s| s.last > cut || (s.alerted && s.last != cut));
         if self.srcs.len() == before {
             // all alerted and fresh: drop the oldest anyway
             self.srcs.retain(|_, s| s.last > cut);
@@ -301,7 +304,10 @@ impl Detector for Scan {
             proto::TCP => {
                 let fl = p.tcp_flags;
                 if fl & (tf::ACK | tf::RST) == 0 {
-                    (fl & (tf::SYN | tf::FIN | tf::PSH | tf::URG) != 0 || fl == 0, false)
+                    (
+                        fl & (tf::SYN | tf::FIN | tf::PSH | tf::URG) != 0 || fl == 0,
+                        false,
+                    )
                 } else {
                     if f.established && f.flow_pkts == 3 && f.to_server {
                         // the client completed a handshake
@@ -323,7 +329,11 @@ impl Detector for Scan {
                 }
             }
             proto::ICMP | proto::ICMPV6 => {
-                let (req, rep) = if p.proto == proto::ICMP { (8, 0) } else { (128, 129) };
+                let (req, rep) = if p.proto == proto::ICMP {
+                    (8, 0)
+                } else {
+                    (128, 129)
+                };
                 if p.icmp_type == req {
                     (true, true)
                 } else {
@@ -347,7 +357,8 @@ impl Detector for Scan {
         let s = match known {
             Some(s) => s,
             None => {
-                let slot = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64) as usize
+                let slot = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64)
+                    as usize
                     % TARGET_SLOTS;
                 let hits = &mut self.target_hits[slot];
                 *hits = hits.saturating_add(1);
@@ -382,7 +393,8 @@ impl Detector for Scan {
         let th = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64);
         if s.targets.insert(th) {
             s.hosts.insert(hash_addr(&p.dst));
-            s.ports.insert(mix64(((p.proto as u64) << 16) | p.dport as u64));
+            s.ports
+                .insert(mix64(((p.proto as u64) << 16) | p.dport as u64));
             if s.flow_ids.len() < 8 {
                 s.flow_ids.push(f.flow_id);
             }
@@ -415,8 +427,9 @@ impl Detector for Scan {
                 }
                 if !self.arp.contains_key(sender) && self.arp.len() >= MAX_ARP {
                     let cut = *ts;
-                    self.arp
-                        .retain(|_, a| a.alerted || cut.saturating_sub(a.last) < 60 * NANOS_PER_SEC);
+                    self.arp.retain(|_, a| {
+                        a.alerted || cut.saturating_sub(a.last) < 60 * NANOS_PER_SEC
+                    });
                     if self.arp.len() >= MAX_ARP {
                         return;
                     }
@@ -487,7 +500,7 @@ impl Detector for Scan {
         }
         self.promoted = 0;
         // once a minute: forget sources idle too long
-        if now % (60 * NANOS_PER_SEC) == 0 {
+        if now.is_multiple_of(60 * NANOS_PER_SEC) {
             let idle = self.idle;
             self.srcs.retain(|_, s| now.saturating_sub(s.last) <= idle);
             self.rebuild_gate();
