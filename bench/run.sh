@@ -27,7 +27,7 @@ usage() {
 data="$root/bench-data"
 out="$here/results/latest.json"
 build=1
-tools=${TOOLS:-cat vigil vigil1 softflowd nfpcapd}
+tools=${TOOLS:-cat vigil vigil1 vigilcore softflowd nfpcapd}
 captures=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -52,7 +52,7 @@ nfcapd_buf=${NFCAPD_BUF:-67108864}
 vigil=${VIGIL:-$root/target/release/vigil}
 case "$reps" in ''|*[!0-9]*|0) echo "run.sh: REPS must be a positive integer" >&2; exit 2 ;; esac
 for t in $tools; do
-  case "$t" in cat|vigil|vigil1|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
+  case "$t" in cat|vigil|vigil1|vigilcore|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
 done
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -94,7 +94,7 @@ for c in "${captures[@]}"; do
 done
 
 # ---------------------------------------------------------------- vigil build
-if has vigil || has vigil1; then
+if has vigil || has vigil1 || has vigilcore; then
   if [ "$build" = 1 ]; then
     log "building vigil: cargo build --release -p vigil-cli"
     if ! (cd "$root" && cargo build --release -p vigil-cli); then
@@ -102,9 +102,9 @@ if has vigil || has vigil1; then
     fi
   fi
   if [ ! -x "$vigil" ]; then
-    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1
+    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore
   elif ! "$vigil" analyze --help >/dev/null 2>&1; then
-    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1
+    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore
   fi
 fi
 [ -n "${tools// /}" ] || { echo "run.sh: no tool left to run" >&2; exit 1; }
@@ -195,6 +195,12 @@ run_vigil() {
 # vigil on one thread (--threads 1): less CPU in all, more wall time
 run_vigil1() {
   timed "$1" "$vigil" analyze "$2" --home-net 10.0.0.0/8 --eve "$1/eve.jsonl" --threads 1 \
+    > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
+}
+
+# the core engine alone (--no-detect): flows and stats, no detector
+run_vigilcore() {
+  timed "$1" "$vigil" analyze "$2" --home-net 10.0.0.0/8 --eve "$1/eve.jsonl" --no-detect \
     > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
 }
 
