@@ -25,6 +25,8 @@ pub mod exfil;
 pub mod lateral;
 pub mod scan;
 pub mod sketch;
+#[cfg(test)]
+mod testutil;
 
 use std::collections::HashMap;
 

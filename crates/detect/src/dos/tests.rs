@@ -1,47 +1,16 @@
 use super::*;
+use crate::testutil::*;
 use vigil_core::{FlowCtx, PacketInfo};
-
-const SEC: Nanos = NANOS_PER_SEC;
-const T0: Nanos = 1_700_000_000 * SEC;
 
 fn victim() -> Addr {
     Addr::v4([10, 0, 1, 10])
 }
 
-fn outside(i: u32) -> Addr {
-    Addr::v4((0xC000_0000u32 | (i & 0x3fff_ffff)).to_be_bytes())
-}
-
-/// Feeds packets in time order, ticking every second like the engine.
-struct Rig {
-    d: Dos,
-    out: Out,
-    next_tick: Nanos,
-}
+type Rig = crate::testutil::Rig<Dos>;
 
 impl Rig {
     fn new(cfg: Config) -> Self {
-        Rig {
-            d: Dos::new(&cfg),
-            out: Vec::new(),
-            next_tick: T0 + SEC,
-        }
-    }
-    fn advance(&mut self, ts: Nanos) {
-        while ts >= self.next_tick {
-            self.d.on_tick(self.next_tick, &mut self.out);
-            self.next_tick += SEC;
-        }
-    }
-    fn pkt(&mut self, p: PacketInfo, f: FlowCtx) {
-        self.advance(p.ts);
-        let c = Ctx {
-            p: &p,
-            flow: &f,
-            src_home: p.src.bytes[0] == 10,
-            dst_home: p.dst.bytes[0] == 10,
-        };
-        self.d.on_packet(&c, &mut self.out);
+        Rig::with(Dos::new(&cfg))
     }
 }
 

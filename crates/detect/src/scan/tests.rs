@@ -1,46 +1,12 @@
 use super::*;
+use crate::testutil::*;
 use vigil_core::{FlowCtx, PacketInfo};
 
-const SEC: Nanos = NANOS_PER_SEC;
-const T0: Nanos = 1_700_000_000 * SEC;
-
-fn home(i: u32) -> Addr {
-    Addr::v4((0x0A00_0000u32 | (i & 0xff_ffff)).to_be_bytes())
-}
-
-fn outside(i: u32) -> Addr {
-    Addr::v4((0xC000_0000u32 | (i & 0x3fff_ffff)).to_be_bytes())
-}
-
-struct Rig {
-    s: Scan,
-    out: Out,
-    next_tick: Nanos,
-}
+type Rig = crate::testutil::Rig<Scan>;
 
 impl Rig {
     fn new() -> Self {
-        Rig {
-            s: Scan::new(&Config::default()),
-            out: Vec::new(),
-            next_tick: T0 + SEC,
-        }
-    }
-    fn advance(&mut self, ts: Nanos) {
-        while ts >= self.next_tick {
-            self.s.on_tick(self.next_tick, &mut self.out);
-            self.next_tick += SEC;
-        }
-    }
-    fn pkt(&mut self, p: PacketInfo, f: FlowCtx) {
-        self.advance(p.ts);
-        let c = Ctx {
-            p: &p,
-            flow: &f,
-            src_home: p.src.bytes[0] == 10,
-            dst_home: p.dst.bytes[0] == 10,
-        };
-        self.s.on_packet(&c, &mut self.out);
+        Rig::with(Scan::new(&Config::default()))
     }
     fn scans(&self) -> Vec<&Alert> {
         self.out
@@ -107,7 +73,7 @@ fn spoofed_flood_of_a_million_sources_stays_bounded_and_silent() {
         }
     }
     assert!(r.scans().is_empty());
-    assert!(r.s.tracked() < 100, "{}", r.s.tracked());
+    assert!(r.d.tracked() < 100, "{}", r.d.tracked());
 }
 
 #[test]
@@ -228,7 +194,7 @@ fn arp_sweep_and_normal_arp() {
             sender: scanner,
             target: Addr::v4([192, 168, 1, i]),
         };
-        r.s.on_meta(None, &m, &nets, &mut r.out);
+        r.d.on_meta(None, &m, &nets, &mut r.out);
     }
     // a host asking for its gateway over and over, answered
     let host = Addr::v4([192, 168, 1, 20]);
@@ -240,14 +206,14 @@ fn arp_sweep_and_normal_arp() {
             sender: host,
             target: gw,
         };
-        r.s.on_meta(None, &m, &nets, &mut r.out);
+        r.d.on_meta(None, &m, &nets, &mut r.out);
         let m = Meta::Arp {
             ts: T0 + i * SEC,
             op: 2,
             sender: gw,
             target: host,
         };
-        r.s.on_meta(None, &m, &nets, &mut r.out);
+        r.d.on_meta(None, &m, &nets, &mut r.out);
     }
     let s = r.scans();
     assert_eq!(s.len(), 1);
@@ -283,6 +249,6 @@ fn extreme_flood_saturating_the_sketch_keeps_promotions_bounded() {
         );
     }
     assert!(r.scans().is_empty());
-    assert!(r.s.tracked() <= Config::default().max_sources);
-    assert!(r.s.threshold > Config::default().prefilter);
+    assert!(r.d.tracked() <= Config::default().max_sources);
+    assert!(r.d.threshold > Config::default().prefilter);
 }
