@@ -1,7 +1,7 @@
 //! A test rig shared by the detectors' tests: feeds one detector packets in
 //! time order and ticks it every second of capture time, as the engine does.
 
-use vigil_core::{Addr, FlowCtx, Nanos, PacketInfo, NANOS_PER_SEC};
+use vigil_core::{proto, Addr, FlowCtx, Nanos, PacketInfo, NANOS_PER_SEC};
 
 use crate::{Ctx, Detector, Out};
 
@@ -47,5 +47,22 @@ impl<D: Detector> Rig<D> {
             dst_home: p.dst.bytes[0] == 10,
         };
         self.d.on_packet(&c, &mut self.out);
+    }
+}
+
+/// A header-only TCP segment (60-byte frame).
+pub fn tcp(ts: Nanos, src: Addr, dst: Addr, sport: u16, dport: u16, flags: u8) -> PacketInfo {
+    PacketInfo {
+        ts,
+        src,
+        dst,
+        proto: proto::TCP,
+        sport,
+        dport,
+        tcp_flags: flags,
+        frames: 1,
+        wire_len: 60,
+        ip_len: 40,
+        ..Default::default()
     }
 }

@@ -15,19 +15,7 @@ impl Rig {
 }
 
 fn syn(ts: Nanos, src: Addr, dst: Addr, sport: u16, dport: u16) -> PacketInfo {
-    PacketInfo {
-        ts,
-        src,
-        dst,
-        proto: proto::TCP,
-        sport,
-        dport,
-        tcp_flags: tf::SYN,
-        frames: 1,
-        wire_len: 60,
-        ip_len: 40,
-        ..Default::default()
-    }
+    tcp(ts, src, dst, sport, dport, tf::SYN)
 }
 
 fn new_flow() -> FlowCtx {

@@ -16,22 +16,6 @@ impl Rig {
     }
 }
 
-fn tcp(ts: Nanos, src: Addr, dst: Addr, sport: u16, dport: u16, flags: u8) -> PacketInfo {
-    PacketInfo {
-        ts,
-        src,
-        dst,
-        proto: proto::TCP,
-        sport,
-        dport,
-        tcp_flags: flags,
-        frames: 1,
-        wire_len: 60,
-        ip_len: 40,
-        ..Default::default()
-    }
-}
-
 fn first() -> FlowCtx {
     FlowCtx {
         flow_id: 1,
