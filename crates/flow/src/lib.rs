@@ -72,15 +72,20 @@ const TCP_HANDSHAKE: u8 = 4;
 const TCP_FIN_C: u8 = 8;
 const TCP_FIN_S: u8 = 16;
 
+/// A main-table flow. `repr(C)`, cache-line aligned: the first line holds
+/// what a lookup compares and an update always touches (key, hash, times),
+/// the counters follow, so [`FlowTable::prefetch_flow`] knows which lines to
+/// pull.
 #[derive(Clone, Default)]
+#[repr(C, align(64))]
 struct Flow {
     key: FlowKey,
     hash: u64,
-    id: u64,
     first: Nanos,
     last: Nanos,
     /// [to server, to client]
     dir: [DirCounters; 2],
+    id: u64,
     client_is_lo: bool,
     state: FlowState,
     tcp: u8,
@@ -113,8 +118,11 @@ const C_SRC_LO: u8 = 2;
 const WAYS: usize = 4;
 type Set = [Candidate; WAYS];
 
-/// Lookups prefetched ahead of the one being processed.
+/// Lookups prefetched ahead of the one being processed: first the index slot
+/// and candidate set, then (`PREFETCH_FLOW` ahead, when the index line has
+/// arrived) the flow entry the slot points to.
 const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_FLOW: usize = 4;
 /// Main-table entries examined to find one to make room.
 const EVICT_SAMPLE: usize = 32;
 /// Expiry runs every second of capture time over a slice of each table, so
@@ -373,6 +381,9 @@ impl FlowTable {
             if let Some(s) = scratch.get(i + PREFETCH_AHEAD) {
                 self.prefetch(s.2);
             }
+            if let Some(s) = scratch.get(i + PREFETCH_FLOW) {
+                self.prefetch_flow(s.2);
+            }
             let (k, lo, h) = scratch[i];
             ctx.push(self.process_keyed(p, &k, lo, h, out));
         }
@@ -392,6 +403,20 @@ impl FlowTable {
         let set = &self.sets[(h >> 32) as usize & self.set_mask];
         for c in set.iter() {
             mem::prefetch(c);
+        }
+    }
+
+    /// Prefetches the flow entry the packet's home index slot points to, if
+    /// its tag matches (the common case for a flow in the main table).
+    #[inline]
+    fn prefetch_flow(&self, h: u64) {
+        let e = self.index[h as usize & self.mask];
+        if e != 0 && e >> 32 == h as u32 as u64 {
+            if let Some(f) = self.flows.get((e as u32 - 1) as usize) {
+                mem::prefetch(f);
+                mem::prefetch(&f.dir[0]);
+                mem::prefetch(&f.dir[1]);
+            }
         }
     }
 
