@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use vigil_core::{proto, tcp_flags, Addr, Alert, Category, FlowRecord, FlowState, Meta, Nanos};
 use vigil_core::{NetSet, NANOS_PER_SEC};
 
+use crate::sketch::FastMap;
 use crate::{Ctx, Detector, Out};
 use services::{generic_excluded, Floor, Svc};
-use util::{FxMap, TimeWindow};
+use util::TimeWindow;
 
 /// Settings of the bruteforce detector (`[detect.bruteforce]`).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -170,8 +171,8 @@ pub struct Bruteforce {
     window: Nanos,
     fwindow: Nanos,
     gwindow: Nanos,
-    flows: FxMap<u64, FlowTrack>,
-    keys: FxMap<Key, KeyState>,
+    flows: FastMap<u64, FlowTrack>,
+    keys: FastMap<Key, KeyState>,
     /// One bit per TCP port on which an SSH banner was seen: flows there are
     /// followed like port 22.
     banner_ports: Vec<u64>,
@@ -194,8 +195,8 @@ impl Bruteforce {
             window: cfg.window_secs.max(1) * NANOS_PER_SEC,
             fwindow: cfg.failure_window_secs.max(1) * NANOS_PER_SEC,
             gwindow: cfg.generic_window_secs.max(1) * NANOS_PER_SEC,
-            flows: FxMap::default(),
-            keys: FxMap::default(),
+            flows: FastMap::default(),
+            keys: FastMap::default(),
             banner_ports: vec![0; 65536 / 64],
             next_sweep: 0,
             stats: Stats::default(),
@@ -335,7 +336,7 @@ impl Bruteforce {
             }
         }
         st.alerted = Some(t);
-        let sig = format!("VIGIL bruteforce: {what} against {}", svc.name());
+        let sig = format!("VIGIL BRUTEFORCE {what} against {}", svc.name());
         let mut a = Alert::new(t, Category::Bruteforce, sid, &sig, sev);
         a.src = Some(key.0);
         a.dst = Some(key.1);

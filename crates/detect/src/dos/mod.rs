@@ -351,7 +351,7 @@ impl Dos {
             ts,
             Category::Dos,
             kind.sid(),
-            &format!("vigil DOS {name} against {dst}"),
+            &format!("VIGIL DOS {name} against {dst}"),
             1,
         );
         a.dst = Some(dst);
@@ -451,7 +451,7 @@ impl Dos {
                 now,
                 Category::Dos,
                 Kind::Slowloris.sid(),
-                &format!("vigil DOS slowloris (slow HTTP headers) against {dst}:{dport}"),
+                &format!("VIGIL DOS slowloris (slow HTTP headers) against {dst}:{dport}"),
                 1,
             );
             a.dst = Some(dst);

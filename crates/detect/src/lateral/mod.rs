@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 use vigil_core::{proto, Addr, Alert, Category, Meta, Nanos, NetSet, NANOS_PER_SEC};
 
-use crate::bruteforce::util::FxMap;
+use crate::sketch::FastMap;
 use crate::{Ctx, Detector, Out};
 
 /// Settings of the lateral detector (`[detect.lateral]`).
@@ -131,8 +131,8 @@ pub struct Lateral {
     cfg: Config,
     window: Nanos,
     allow: NetSet,
-    sources: FxMap<Addr, SrcState>,
-    dests: FxMap<Addr, DestState>,
+    sources: FastMap<Addr, SrcState>,
+    dests: FastMap<Addr, DestState>,
     next_sweep: Nanos,
     pub stats: Stats,
 }
@@ -147,8 +147,8 @@ impl Lateral {
             cfg: cfg.clone(),
             window: cfg.window_secs.max(1) * NANOS_PER_SEC,
             allow,
-            sources: FxMap::default(),
-            dests: FxMap::default(),
+            sources: FastMap::default(),
+            dests: FastMap::default(),
             next_sweep: 0,
             stats: Stats::default(),
         }
@@ -285,7 +285,7 @@ impl Lateral {
         .map(|(_, n)| *n)
         .collect();
         let sig = format!(
-            "VIGIL lateral-movement: inside host opened admin sessions ({}) on {hosts} inside hosts",
+            "VIGIL LATERAL-MOVEMENT inside host opened admin sessions ({}) on {hosts} inside hosts",
             names.join("/")
         );
         let mut a = Alert::new(t, Category::LateralMovement, SID_LATERAL, &sig, 1);

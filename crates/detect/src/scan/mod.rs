@@ -248,7 +248,7 @@ impl Scan {
                 b'h' => 1_001_002,
                 _ => 1_001_004,
             },
-            &format!("vigil SCAN {l4}{shape} from {src}"),
+            &format!("VIGIL SCAN {l4}{shape} from {src}"),
             2,
         );
         a.src = Some(src);
@@ -459,7 +459,7 @@ impl Detector for Scan {
                     *ts,
                     Category::Scan,
                     1_001_005,
-                    &format!("vigil SCAN ARP sweep from {sender}"),
+                    &format!("VIGIL SCAN ARP sweep from {sender}"),
                     2,
                 );
                 al.src = Some(*sender);
