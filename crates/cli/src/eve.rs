@@ -50,6 +50,20 @@ fn push_proto(s: &mut String, p: u8) {
     }
 }
 
+/// Appends `prefix` then `v` in decimal (itoa: flow records write a dozen
+/// integers each, and `core::fmt` showed in profiles).
+fn num(s: &mut String, prefix: &str, v: u64) {
+    s.push_str(prefix);
+    s.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Two lower-case hex digits, as EVE writes TCP flags.
+fn hex2(s: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    s.push(HEX[(b >> 4) as usize] as char);
+    s.push(HEX[(b & 15) as usize] as char);
+}
+
 /// A JSON string literal (quotes and escapes) for free text.
 fn json_str(t: &str) -> String {
     serde_json::to_string(t).unwrap_or_else(|_| "\"\"".into())
@@ -92,76 +106,79 @@ impl EveWriter {
         let s = &mut self.line;
         s.push_str("{\"timestamp\":\"");
         push_eve_ts(s, r.end);
-        let _ = write!(s, "\",\"flow_id\":{},\"event_type\":\"flow\",", r.flow_id);
+        num(s, "\",\"flow_id\":", r.flow_id);
+        s.push_str(",\"event_type\":\"flow\",");
         if r.vlan != 0 {
-            let _ = write!(s, "\"vlan\":[{}],", r.vlan);
+            num(s, "\"vlan\":[", r.vlan as u64);
+            s.push_str("],");
         }
         let _ = write!(s, "\"src_ip\":\"{}\",", r.client);
         if has_ports(r.proto) {
-            let _ = write!(s, "\"src_port\":{},", r.cport);
+            num(s, "\"src_port\":", r.cport as u64);
+            s.push(',');
         }
         let _ = write!(s, "\"dest_ip\":\"{}\",", r.server);
         if has_ports(r.proto) {
-            let _ = write!(s, "\"dest_port\":{},", r.sport);
+            num(s, "\"dest_port\":", r.sport as u64);
+            s.push(',');
         }
         push_proto(s, r.proto);
         if matches!(r.proto, proto::ICMP | proto::ICMPV6) {
-            let _ = write!(
-                s,
-                ",\"icmp_type\":{},\"icmp_code\":{}",
-                r.icmp_type, r.icmp_code
-            );
+            num(s, ",\"icmp_type\":", r.icmp_type as u64);
+            num(s, ",\"icmp_code\":", r.icmp_code as u64);
         }
         if let Some(app) = r.app_proto {
             let _ = write!(s, ",\"app_proto\":\"{app}\"");
         }
         let (ts, tc) = (&r.toserver, &r.toclient);
-        let _ = write!(
-            s,
-            ",\"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":{},\"bytes_toserver\":{},\"bytes_toclient\":{},\
-             \"ip_bytes_toserver\":{},\"ip_bytes_toclient\":{},\"payload_bytes_toserver\":{},\"payload_bytes_toclient\":{},\
-             \"start\":\"",
-            ts.pkts,
-            tc.pkts,
-            ts.bytes,
-            tc.bytes,
-            ts.ip_bytes,
-            tc.ip_bytes,
-            ts.payload_bytes,
-            tc.payload_bytes,
-        );
+        num(s, ",\"flow\":{\"pkts_toserver\":", ts.pkts);
+        num(s, ",\"pkts_toclient\":", tc.pkts);
+        num(s, ",\"bytes_toserver\":", ts.bytes);
+        num(s, ",\"bytes_toclient\":", tc.bytes);
+        num(s, ",\"ip_bytes_toserver\":", ts.ip_bytes);
+        num(s, ",\"ip_bytes_toclient\":", tc.ip_bytes);
+        num(s, ",\"payload_bytes_toserver\":", ts.payload_bytes);
+        num(s, ",\"payload_bytes_toclient\":", tc.payload_bytes);
+        s.push_str(",\"start\":\"");
         push_eve_ts(s, r.start);
         s.push_str("\",\"end\":\"");
         push_eve_ts(s, r.end);
-        let _ = write!(
+        num(
             s,
-            "\",\"age\":{},\"state\":\"{}\",\"reason\":\"{}\",\"alerted\":false}}",
-            (r.end.saturating_sub(r.start)) / NANOS_PER_SEC,
-            state_name(r.state),
-            reason_name(r.reason),
+            "\",\"age\":",
+            r.end.saturating_sub(r.start) / NANOS_PER_SEC,
         );
+        s.push_str(",\"state\":\"");
+        s.push_str(state_name(r.state));
+        s.push_str("\",\"reason\":\"");
+        s.push_str(reason_name(r.reason));
+        s.push_str("\",\"alerted\":false}");
         if r.proto == proto::TCP {
             let all = ts.tcp_flags | tc.tcp_flags;
-            let _ = write!(
-                s,
-                ",\"tcp\":{{\"tcp_flags\":\"{all:02x}\",\"tcp_flags_ts\":\"{:02x}\",\"tcp_flags_tc\":\"{:02x}\"",
-                ts.tcp_flags, tc.tcp_flags
-            );
+            s.push_str(",\"tcp\":{\"tcp_flags\":\"");
+            hex2(s, all);
+            s.push_str("\",\"tcp_flags_ts\":\"");
+            hex2(s, ts.tcp_flags);
+            s.push_str("\",\"tcp_flags_tc\":\"");
+            hex2(s, tc.tcp_flags);
+            s.push('"');
             for (bit, name) in [
-                (0x01, "fin"),
-                (0x02, "syn"),
-                (0x04, "rst"),
-                (0x08, "psh"),
-                (0x10, "ack"),
-                (0x20, "urg"),
-                (0x40, "ecn"),
-                (0x80, "cwr"),
+                (0x01, ",\"fin\":true"),
+                (0x02, ",\"syn\":true"),
+                (0x04, ",\"rst\":true"),
+                (0x08, ",\"psh\":true"),
+                (0x10, ",\"ack\":true"),
+                (0x20, ",\"urg\":true"),
+                (0x40, ",\"ecn\":true"),
+                (0x80, ",\"cwr\":true"),
             ] {
                 if all & bit != 0 {
-                    let _ = write!(s, ",\"{name}\":true");
+                    s.push_str(name);
                 }
             }
-            let _ = write!(s, ",\"state\":\"{}\"}}", state_name(r.state));
+            s.push_str(",\"state\":\"");
+            s.push_str(state_name(r.state));
+            s.push_str("\"}");
         }
         s.push('}');
         self.emit();
