@@ -24,7 +24,8 @@
 //! (earliest first alert, then lowest id), which keeps its id and lists the
 //! absorbed ids in [`Incident::merged`]. Otherwise the alert starts a new
 //! incident. An incident whose window has passed is closed: a later alert on
-//! the same addresses starts a new incident.
+//! the same addresses starts a new incident. An alert with no address starts an
+//! incident of its own.
 //!
 //! **Floods.** A dos alert never joins a quiet incident: floods are incidents
 //! of their own, keyed by the victim (the alert's destination), joined by the
