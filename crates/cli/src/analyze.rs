@@ -34,6 +34,7 @@ pub struct Options {
     pub home_net: NetSet,
     pub eve: Option<PathBuf>,
     pub flow: FlowConfig,
+    pub correlate: vigil_correlate::CorrelateConfig,
     /// Detector settings; `None` runs no detector (`--no-detect`).
     pub detect: Option<DetectConfig>,
     pub progress: bool,
@@ -90,6 +91,8 @@ pub struct Outcome {
     pub aggregates_written: u64,
     pub alerts_written: u64,
     pub alerts_suppressed: u64,
+    /// Incidents, ranked, for the summary.
+    pub incidents: Vec<vigil_correlate::Incident>,
     pub warnings: Vec<String>,
     /// A capture that turned out broken mid-way: results up to it are kept.
     pub fatal: Option<String>,
@@ -232,6 +235,7 @@ fn read_loop(
 struct FlowStage {
     table: FlowTable,
     engine: Engine,
+    correlator: vigil_correlate::Correlator,
     ctx: Vec<FlowCtx>,
     alerts: Vec<Emitted>,
 }
@@ -244,6 +248,7 @@ impl FlowStage {
                 Some(cfg) => Engine::new(cfg, opts.home_net.clone()).map_err(anyhow::Error::msg)?,
                 None => Engine::disabled(opts.home_net.clone()),
             },
+            correlator: vigil_correlate::Correlator::new(&opts.correlate, opts.home_net.clone()),
             ctx: Vec::with_capacity(BATCH),
             alerts: Vec::new(),
         })
@@ -275,6 +280,9 @@ impl FlowStage {
         self.engine.drain(&mut self.alerts);
         for a in self.alerts.drain(..) {
             eve.alert(&a);
+            for i in self.correlator.alert(&a.alert, a.update) {
+                eve.incident(&i, None);
+            }
         }
     }
 
@@ -283,6 +291,9 @@ impl FlowStage {
         self.table.finish(&mut Tee { eve, engine });
         self.engine.finish();
         self.write_alerts(eve);
+        for (rank, i) in self.correlator.ranked().iter().enumerate() {
+            eve.incident(i, Some(rank + 1));
+        }
     }
 }
 
@@ -350,6 +361,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
         flows_written: eve.flows,
         aggregates_written: eve.aggregates,
         alerts_written: eve.alerts,
+        incidents: stage.correlator.ranked(),
         alerts_suppressed: engine.suppressed,
         warnings: r.warnings,
         fatal: r.fatal,
@@ -437,6 +449,18 @@ pub fn summary(o: &Outcome) -> String {
         human(o.alerts_written),
         human(o.alerts_suppressed)
     ));
+    for (n, i) in o.incidents.iter().take(5).enumerate() {
+        s.push_str(&format!(
+            "  incident {}: {}{}\n",
+            n + 1,
+            if i.under_flood_cover {
+                "[under flood cover] "
+            } else {
+                ""
+            },
+            i.summary
+        ));
+    }
     s.push_str(&format!(
         "  flows: {} logged, {} shed into {} aggregate(s) ({} packets); peak {} active, {} candidates\n",
         human(f.flows_logged),

@@ -13,6 +13,8 @@ pub struct Config {
     pub flow: FlowSection,
     /// Detector settings (`[detect.dos]`, `[detect.scan]`, ...).
     pub detect: vigil_detect::DetectConfig,
+    /// Alert correlation into incidents (`[correlate]`).
+    pub correlate: vigil_correlate::CorrelateConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

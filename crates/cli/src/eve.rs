@@ -19,6 +19,7 @@ pub struct EveWriter {
     pub flows: u64,
     pub aggregates: u64,
     pub alerts: u64,
+    pub incidents: u64,
     /// The first write error; later writes are skipped.
     pub error: Option<io::Error>,
 }
@@ -81,6 +82,7 @@ impl EveWriter {
             flows: 0,
             aggregates: 0,
             alerts: 0,
+            incidents: 0,
             error: None,
         }
     }
@@ -237,6 +239,38 @@ impl EveWriter {
             let _ = write!(s, "{id}");
         }
         s.push_str("]}}");
+        self.emit();
+    }
+
+    /// An incident: correlated alerts as one story. Written when an alert
+    /// creates or changes it, and once more at the end with its `rank`.
+    pub fn incident(&mut self, i: &vigil_correlate::Incident, rank: Option<usize>) {
+        self.incidents += 1;
+        let addrs = |v: &[vigil_core::Addr]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let mut inc = serde_json::json!({
+            "id": i.id,
+            "first": format_eve_ts(i.first),
+            "last": format_eve_ts(i.last),
+            "categories": i.categories.iter().map(|c| c.slug()).collect::<Vec<_>>(),
+            "hosts": addrs(&i.hosts),
+            "attackers": addrs(&i.attackers),
+            "alerts": i.alerts,
+            "severity": i.severity,
+            "under_flood_cover": i.under_flood_cover,
+            "cover_id": i.cover_id,
+            "score": i.score,
+            "summary": i.summary,
+            "merged": i.merged,
+        });
+        if let Some(r) = rank {
+            inc["rank"] = serde_json::json!(r);
+        }
+        let ev = serde_json::json!({
+            "timestamp": format_eve_ts(i.last),
+            "event_type": "incident",
+            "incident": inc,
+        });
+        self.line.push_str(&ev.to_string());
         self.emit();
     }
 

@@ -161,6 +161,7 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             timeouts: cfg.flow.timeouts,
         },
         detect: (!a.no_detect).then(|| cfg.detect.clone()),
+        correlate: cfg.correlate.clone(),
         progress: !a.no_progress,
         threads: a.threads as usize,
     };

@@ -466,3 +466,87 @@ fn per_home_net_overrides_and_no_detect() {
     assert_eq!(alerts(&none), 0);
     assert_eq!(of_type(&none, "flow").len(), of_type(&base, "flow").len());
 }
+
+/// The point of vigil: the quiet attacks under a flood come out as incidents
+/// flagged "under cover of a flood" and ranked above the flood itself.
+#[test]
+fn incidents_rank_the_quiet_attacks_under_the_flood_first() {
+    let dir = tmpdir("incidents");
+    let cap = vigil_sim::generate(
+        "smokescreen",
+        &dir,
+        &vigil_sim::SimOptions {
+            seed: 3,
+            scale: 1.0,
+        },
+    )
+    .unwrap();
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}.truth.json", cap.display())).unwrap(),
+    )
+    .unwrap();
+    let nets: Vec<&str> = truth["home_nets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    let out = vigil()
+        .arg("analyze")
+        .arg(&cap)
+        .args(["--home-net", &nets.join(","), "-q", "--eve"])
+        .arg(dir.join("eve.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let events: Vec<Value> = std::fs::read_to_string(dir.join("eve.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut ranked: Vec<&Value> = of_type(&events, "incident")
+        .into_iter()
+        .filter(|e| e["incident"]["rank"].is_u64())
+        .collect();
+    ranked.sort_by_key(|e| e["incident"]["rank"].as_u64());
+    assert!(ranked.len() >= 2, "{ranked:?}");
+    let is_dos = |e: &&Value| e["incident"]["categories"] == serde_json::json!(["dos"]);
+    let flood_rank = ranked
+        .iter()
+        .position(is_dos)
+        .expect("the flood is an incident");
+    let quiet: Vec<_> = ranked.iter().filter(|e| !is_dos(e)).collect();
+    assert!(!quiet.is_empty());
+    for q in &quiet {
+        assert_eq!(q["incident"]["under_flood_cover"], true, "{q}");
+        assert!(
+            q["incident"]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("under cover of"),
+            "{q}"
+        );
+    }
+    assert_eq!(
+        flood_rank,
+        ranked.len() - 1,
+        "the flood ranks below every quiet incident"
+    );
+    // every event of the truth is in some incident's categories
+    let cats: Vec<String> = ranked
+        .iter()
+        .flat_map(|e| {
+            e["incident"]["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+        })
+        .collect();
+    for ev in truth["events"].as_array().unwrap() {
+        assert!(
+            cats.contains(&ev["category"].as_str().unwrap().to_string()),
+            "{ev}"
+        );
+    }
+}

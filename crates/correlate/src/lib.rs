@@ -33,10 +33,11 @@
 //!
 //! **Flood cover.** A quiet (non-dos) incident is *under flood cover* when its
 //! time span `[first, last]` overlaps a dos incident's span widened by
-//! `flood_cover_secs` on both sides, on the same home network: one of the
-//! quiet incident's hosts and the flood victim lie in the same `home` prefix.
-//! When `home` has at most one prefix, any quiet incident overlapping the
-//! flood in time qualifies (the whole monitored network is one network). The
+//! `flood_cover_secs` on both sides, on the same home network. By default the
+//! home networks are one organisation's, so the time overlap is enough (a
+//! theft from the office LAN while the DMZ is flooded is covered). With
+//! `cover_same_prefix`, one of the quiet incident's hosts and the flood victim
+//! must lie in the same `home` prefix (any, when `home` has at most one). The
 //! flag is checked whenever the quiet incident or a flood changes, and once set
 //! it stays set. Covered incidents always rank above every flood (see the
 //! score).
@@ -108,6 +109,11 @@ pub struct CorrelateConfig {
     /// How far (seconds) before a flood's first alert or after its last a
     /// quiet incident still counts as under its cover. Default 300.
     pub flood_cover_secs: u64,
+    /// Cover needs a quiet incident's host and the flood's victim in the
+    /// same `--home-net` prefix. Default false: the home networks are one
+    /// organisation, and a theft from the office LAN while the DMZ's web
+    /// server is flooded is exactly the cover vigil exists to see through.
+    pub cover_same_prefix: bool,
 }
 
 impl Default for CorrelateConfig {
@@ -115,6 +121,7 @@ impl Default for CorrelateConfig {
         CorrelateConfig {
             window_secs: 900,
             flood_cover_secs: 300,
+            cover_same_prefix: false,
         }
     }
 }
@@ -222,6 +229,7 @@ type RankKey = (u64, Nanos, u64);
 pub struct Correlator {
     window: Nanos,
     cover: Nanos,
+    cover_same_prefix: bool,
     home: NetSet,
     incs: BTreeMap<u64, Inc>,
     /// Address → the latest incident listing it (may be stale: checked).
@@ -368,6 +376,7 @@ impl Correlator {
         Correlator {
             window: cfg.window_secs.saturating_mul(NANOS_PER_SEC),
             cover: cfg.flood_cover_secs.saturating_mul(NANOS_PER_SEC),
+            cover_same_prefix: cfg.cover_same_prefix,
             home,
             incs: BTreeMap::new(),
             index: HashMap::new(),
@@ -739,8 +748,11 @@ impl Correlator {
     }
 
     /// A host of quiet incident `q` and `victim` share a home prefix (any,
-    /// when home has at most one prefix).
+    /// when home has at most one prefix or `cover_same_prefix` is off).
     fn same_net(&self, q: &Inc, victim: Option<Addr>) -> bool {
+        if !self.cover_same_prefix {
+            return true;
+        }
         let mut nets = self.home.iter();
         let first = nets.next();
         if first.is_none() || nets.next().is_none() {

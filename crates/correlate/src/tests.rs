@@ -18,7 +18,12 @@ fn al(t: u64, cat: Category, src: Option<&str>, dst: Option<&str>, sev: u8) -> A
 }
 
 fn cor(home: &str) -> Correlator {
-    Correlator::new(&CorrelateConfig::default(), NetSet::parse(home).unwrap())
+    // the per-prefix rule, which most tests here exercise
+    let cfg = CorrelateConfig {
+        cover_same_prefix: true,
+        ..CorrelateConfig::default()
+    };
+    Correlator::new(&cfg, NetSet::parse(home).unwrap())
 }
 
 /// Feeds alerts with engine-like update numbers (per category key).
@@ -135,6 +140,32 @@ fn smokescreen_quiet_incidents_rank_above_the_flood() {
     assert!(!b.under_flood_cover);
     assert!(b.score < dos.score);
     assert_eq!(b.summary, "Beaconing by 192.168.7.7 to 198.51.100.99");
+}
+
+/// By default the home networks are one organisation: the beacon on the
+/// other prefix is under the flood's cover too, and ranks above it.
+#[test]
+fn by_default_every_home_prefix_shares_the_cover() {
+    let mut c = Correlator::new(
+        &CorrelateConfig::default(),
+        NetSet::parse("10.0.0.0/16,192.168.0.0/16").unwrap(),
+    );
+    feed(&mut c, &smokescreen());
+    let r = c.ranked();
+    let dos = r
+        .iter()
+        .position(|i| i.categories == vec![Category::Dos])
+        .unwrap();
+    let b = r
+        .iter()
+        .position(|i| i.categories == vec![Category::Beaconing])
+        .unwrap();
+    assert!(r[b].under_flood_cover);
+    assert!(b < dos, "{r:#?}");
+    assert!(r
+        .iter()
+        .filter(|i| i.categories != vec![Category::Dos])
+        .all(|i| i.under_flood_cover));
 }
 
 #[test]
@@ -523,6 +554,7 @@ fn config_round_trip_and_unknown_keys() {
     let c = CorrelateConfig {
         window_secs: 60,
         flood_cover_secs: 5,
+        cover_same_prefix: true,
     };
     let text = toml::to_string(&c).unwrap();
     assert_eq!(toml::from_str::<CorrelateConfig>(&text).unwrap(), c);
