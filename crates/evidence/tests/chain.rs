@@ -330,3 +330,61 @@ proptest! {
         prop_assert!(line <= changed_line + 1, "named line {} for change on line {}", line, changed_line);
     }
 }
+
+/// The Python auditor in the crate docs agrees with `verify` (skipped without python3).
+#[test]
+fn python_auditor_from_docs_agrees() {
+    let src = include_str!("../src/lib.rs");
+    let start = src.find("//! ```python\n").unwrap() + "//! ```python\n".len();
+    let end = start + src[start..].find("//! ```").unwrap();
+    let script: String = src[start..end]
+        .lines()
+        .map(|l| {
+            l.strip_prefix("//! ")
+                .or_else(|| l.strip_prefix("//!"))
+                .unwrap()
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (d, path, hashes) = setup(50);
+    {
+        let (mut log, _) = EvidenceLog::open(&path, &OpenOptions::default()).unwrap();
+        log.append(
+            T0,
+            "action",
+            &json!({"é": "\u{1}\u{2028}\"", "f": 1.0e16, "n": -3}),
+        )
+        .unwrap();
+    }
+    let last = verify(&path).unwrap().last_hash.unwrap();
+    assert_ne!(&last, hashes.last().unwrap());
+    let py = d.path().join("audit.py");
+    std::fs::write(&py, script).unwrap();
+    let run = |p: &Path| {
+        std::process::Command::new("python3")
+            .arg(&py)
+            .arg(p)
+            .output()
+    };
+    let Ok(out) = run(&path) else {
+        eprintln!("python3 not available; skipped");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("51 records ok, last hash {last}\n")
+    );
+    // And it rejects a changed record.
+    let mut l = lines(&path);
+    let pos = l[10].windows(7).position(|w| w == b"event 1").unwrap();
+    l[10][pos + 6] = b'2';
+    write_lines(&path, &l);
+    let out = run(&path).unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 11: hash mismatch"));
+}
