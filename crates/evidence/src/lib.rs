@@ -30,8 +30,13 @@
 //!   the file makes verification fail (property-tested).
 //! * **Not tamper-proof.** Without a signature or an externally anchored last
 //!   hash, someone with write access can rewrite the *whole* chain from a
-//!   point on. Record [`Verified::last_hash`] somewhere else (a ticket, a
-//!   SIEM, a second host) to pin the chain. Signing is not implemented yet.
+//!   point on, or cut records off the end. Record [`Verified::last_hash`]
+//!   somewhere else (a ticket, a SIEM, a second host) or sign it (feature
+//!   `signing`) to pin the chain.
+//! * **Signed heads (feature `signing`).** `signing::sign_head` signs
+//!   `(records, last_hash)` with Ed25519; `signing::verify_signed` checks a
+//!   file against such a head, which also catches removal of the last records
+//!   and a rewrite of the whole chain.
 //! * One writer per file: open a file with one [`EvidenceLog`] at a time.
 //!
 //! ## Record format
@@ -367,11 +372,13 @@ impl EvidenceLog {
                 source,
             });
         }
+        // The record is written: advance the chain before a possible fsync
+        // error, so the next append still continues it correctly.
+        self.next_seq += 1;
+        self.prev.clone_from(&hash);
         if self.sync_each_append {
             self.sync()?;
         }
-        self.next_seq += 1;
-        self.prev.clone_from(&hash);
         Ok(hash)
     }
 
@@ -461,6 +468,11 @@ struct Record {
 }
 
 fn scan(bytes: &[u8]) -> Scan {
+    scan_with(bytes, |_, _| {})
+}
+
+/// [`scan`], calling `on_record(seq, hash)` for every good record.
+fn scan_with(bytes: &[u8], mut on_record: impl FnMut(u64, &str)) -> Scan {
     let mut good = Good::default();
     let mut prev = GENESIS_PREV.to_string();
     let mut rest = bytes;
@@ -539,6 +551,7 @@ fn scan(bytes: &[u8]) -> Scan {
                 }),
             };
         }
+        on_record(rec.seq, &rec.hash);
         prev = rec.hash;
         good.records += 1;
         good.len += nl as u64 + 1;
@@ -547,7 +560,7 @@ fn scan(bytes: &[u8]) -> Scan {
     Scan { good, error: None }
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -617,6 +630,9 @@ pub fn rfc3339_nanos(ts_nanos: u64) -> String {
         sod % 60
     )
 }
+
+#[cfg(feature = "signing")]
+pub mod signing;
 
 #[cfg(test)]
 mod tests {
