@@ -111,7 +111,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -270,16 +270,16 @@ impl EvidenceLog {
             move |source| EvidenceError::Io { path, op, source }
         };
         let existed = path.exists();
-        let bytes = if existed {
-            std::fs::read(path).map_err(io("read"))?
+        let scan = if existed {
+            let f = File::open(path).map_err(io("open for verification"))?;
+            scan(BufReader::new(f)).map_err(io("read"))?
         } else {
-            Vec::new()
+            scan(&[][..]).map_err(io("read"))?
         };
         let mut report = OpenReport {
             created: !existed,
             ..OpenReport::default()
         };
-        let scan = scan(&bytes);
         let good = match scan.error {
             None => scan.good,
             Some(VerifyError::Torn { line, bytes: n }) => {
@@ -421,16 +421,24 @@ impl EvidenceLog {
 /// stored bytes, and `prev` equals the previous record's hash. The error names
 /// the first broken record.
 pub fn verify(path: &Path) -> Result<Verified, VerifyError> {
-    let bytes = std::fs::read(path).map_err(|source| VerifyError::Io {
+    let io = |source| VerifyError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    verify_bytes(&bytes)
+    };
+    let f = File::open(path).map_err(io)?;
+    finish(scan(BufReader::new(f)).map_err(io)?)
 }
 
 /// [`verify`] for a log already in memory.
 pub fn verify_bytes(bytes: &[u8]) -> Result<Verified, VerifyError> {
-    let scan = scan(bytes);
+    let scan = scan(bytes).map_err(|source| VerifyError::Io {
+        path: PathBuf::from("<memory>"),
+        source,
+    })?;
+    finish(scan)
+}
+
+fn finish(scan: Scan) -> Result<Verified, VerifyError> {
     match scan.error {
         Some(e) => Err(e),
         None => Ok(Verified {
@@ -467,97 +475,90 @@ struct Record {
     hash: String,
 }
 
-fn scan(bytes: &[u8]) -> Scan {
-    scan_with(bytes, |_, _| {})
+fn scan(r: impl BufRead) -> std::io::Result<Scan> {
+    scan_with(r, |_, _| {})
 }
 
 /// [`scan`], calling `on_record(seq, hash)` for every good record.
-fn scan_with(bytes: &[u8], mut on_record: impl FnMut(u64, &str)) -> Scan {
+fn scan_with(mut r: impl BufRead, mut on_record: impl FnMut(u64, &str)) -> std::io::Result<Scan> {
     let mut good = Good::default();
     let mut prev = GENESIS_PREV.to_string();
-    let mut rest = bytes;
+    let mut buf = Vec::with_capacity(1024);
     let mut line_no = 0u64;
-    while !rest.is_empty() {
-        line_no += 1;
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            return Scan {
-                good,
-                error: Some(VerifyError::Torn {
-                    line: line_no,
-                    bytes: rest.len() as u64,
-                }),
-            };
-        };
-        let line = &rest[..nl];
-        rest = &rest[nl + 1..];
-        let expected = line_no - 1;
-        let fail = |error| Some(error);
-        let malformed = |reason: String| VerifyError::Malformed {
-            line: line_no,
-            reason,
-        };
-        let rec: Record = match serde_json::from_slice(line) {
-            Ok(r) => r,
-            Err(e) => {
-                return Scan {
-                    good,
-                    error: fail(malformed(format!("bad JSON: {e}"))),
-                }
-            }
-        };
-        if rec.seq != expected {
-            return Scan {
-                good,
-                error: fail(VerifyError::Seq {
-                    line: line_no,
-                    expected,
-                    found: rec.seq,
-                }),
-            };
+    loop {
+        buf.clear();
+        let n = r.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            return Ok(Scan { good, error: None });
         }
-        // The line must end with `,"hash":"<64 hex>"}` exactly as written.
-        let split = line.len().checked_sub(SUFFIX_LEN);
-        let shape_ok = split.is_some_and(|s| {
+        line_no += 1;
+        let checked = match buf.strip_suffix(b"\n") {
+            None => Err(VerifyError::Torn {
+                line: line_no,
+                bytes: n as u64,
+            }),
+            Some(line) => check_line(line, line_no, &prev),
+        };
+        match checked {
+            Ok(rec) => {
+                on_record(rec.seq, &rec.hash);
+                prev = rec.hash;
+                good.records += 1;
+                good.len += n as u64;
+                good.last_hash = Some(prev.clone());
+            }
+            Err(error) => {
+                return Ok(Scan {
+                    good,
+                    error: Some(error),
+                })
+            }
+        }
+    }
+}
+
+/// Checks one complete line (without its newline): parse, seq, shape, hash, prev.
+fn check_line(line: &[u8], line_no: u64, prev: &str) -> Result<Record, VerifyError> {
+    let malformed = |reason: String| VerifyError::Malformed {
+        line: line_no,
+        reason,
+    };
+    let rec: Record =
+        serde_json::from_slice(line).map_err(|e| malformed(format!("bad JSON: {e}")))?;
+    let expected = line_no - 1;
+    if rec.seq != expected {
+        return Err(VerifyError::Seq {
+            line: line_no,
+            expected,
+            found: rec.seq,
+        });
+    }
+    // The line must end with `,"hash":"<64 hex>"}` exactly as written.
+    let split = line
+        .len()
+        .checked_sub(SUFFIX_LEN)
+        .filter(|&s| {
             line[s..].starts_with(HASH_KEY)
                 && line.ends_with(b"\"}")
                 && &line[s + HASH_KEY.len()..line.len() - 2] == rec.hash.as_bytes()
+        })
+        .ok_or_else(|| malformed("the line does not end with ,\"hash\":\"<64 hex>\"}".into()))?;
+    let mut h = Sha256::new();
+    h.update(&line[..split]);
+    h.update(b"}");
+    if to_hex(&h.finalize()) != rec.hash {
+        return Err(VerifyError::Hash {
+            line: line_no,
+            seq: rec.seq,
         });
-        let Some(split) = split.filter(|_| shape_ok) else {
-            return Scan {
-                good,
-                error: fail(malformed(
-                    "the line does not end with ,\"hash\":\"<64 hex>\"}".to_string(),
-                )),
-            };
-        };
-        let mut h = Sha256::new();
-        h.update(&line[..split]);
-        h.update(b"}");
-        if to_hex(&h.finalize()) != rec.hash {
-            return Scan {
-                good,
-                error: fail(VerifyError::Hash {
-                    line: line_no,
-                    seq: rec.seq,
-                }),
-            };
-        }
-        if rec.prev != prev {
-            return Scan {
-                good,
-                error: fail(VerifyError::Prev {
-                    line: line_no,
-                    seq: rec.seq,
-                }),
-            };
-        }
-        on_record(rec.seq, &rec.hash);
-        prev = rec.hash;
-        good.records += 1;
-        good.len += nl as u64 + 1;
-        good.last_hash = Some(prev.clone());
     }
-    Scan { good, error: None }
+    if rec.prev != prev {
+        return Err(VerifyError::Prev {
+            line: line_no,
+            seq: rec.seq,
+        });
+    }
+    Ok(rec)
 }
 
 pub(crate) fn to_hex(bytes: &[u8]) -> String {

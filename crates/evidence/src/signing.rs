@@ -101,16 +101,18 @@ pub fn verify_signed(
     )
     .map_err(|_| HeadError::BadSignature)?;
 
-    let bytes = std::fs::read(path).map_err(|source| VerifyError::Io {
+    let io = |source| VerifyError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
     let mut at_head: Option<String> = None;
-    let scan = scan_with(&bytes, |seq, hash| {
+    let scan = scan_with(std::io::BufReader::new(f), |seq, hash| {
         if seq + 1 == head.records {
             at_head = Some(hash.to_string());
         }
-    });
+    })
+    .map_err(io)?;
     if let Some(e) = scan.error {
         return Err(e.into());
     }
