@@ -54,7 +54,8 @@
 //! * `kind`: a non-empty string such as `"alert"`, `"incident"`, `"action"`.
 //! * `data`: the JSON value, serialised canonically: compact, object keys
 //!   sorted (by bytes, recursively), strings and numbers as `serde_json`
-//!   writes them.
+//!   writes them (floats in shortest round-trip form). Verification hashes
+//!   the stored bytes, so readers never need to reproduce this encoding.
 //! * `prev`: the `hash` of the previous record (lowercase hex); 64 `0`s for
 //!   the first record.
 //! * `hash`: lowercase hex SHA-256 of the hashed bytes below.
