@@ -35,6 +35,8 @@ pub struct Options {
     pub eve: Option<PathBuf>,
     pub flow: FlowConfig,
     pub correlate: vigil_correlate::CorrelateConfig,
+    /// Tamper-evident log of every alert and incident (`--evidence`).
+    pub evidence: Option<PathBuf>,
     /// Detector settings; `None` runs no detector (`--no-detect`).
     pub detect: Option<DetectConfig>,
     pub progress: bool,
@@ -91,6 +93,8 @@ pub struct Outcome {
     pub aggregates_written: u64,
     pub alerts_written: u64,
     pub alerts_suppressed: u64,
+    /// An evidence log write that failed (exit code 1).
+    pub evidence_error: Option<String>,
     /// Incidents, ranked, for the summary.
     pub incidents: Vec<vigil_correlate::Incident>,
     pub warnings: Vec<String>,
@@ -233,6 +237,9 @@ fn read_loop(
 
 /// The flow table and the detectors: everything after decoding.
 struct FlowStage {
+    evidence: Option<vigil_evidence::EvidenceLog>,
+    /// The first evidence write error (the run goes on; the exit code says).
+    pub evidence_error: Option<String>,
     table: FlowTable,
     engine: Engine,
     correlator: vigil_correlate::Correlator,
@@ -243,6 +250,8 @@ struct FlowStage {
 impl FlowStage {
     fn new(opts: &Options) -> anyhow::Result<Self> {
         Ok(FlowStage {
+            evidence: None,
+            evidence_error: None,
             table: FlowTable::new(&opts.flow),
             engine: match &opts.detect {
                 Some(cfg) => Engine::new(cfg, opts.home_net.clone()).map_err(anyhow::Error::msg)?,
@@ -280,8 +289,25 @@ impl FlowStage {
         self.engine.drain(&mut self.alerts);
         for a in self.alerts.drain(..) {
             eve.alert(&a);
+            eve.tap_last(a.alert.ts, "alert");
             for i in self.correlator.alert(&a.alert, a.update) {
                 eve.incident(&i, None);
+                eve.tap_last(i.last, "incident");
+            }
+        }
+        self.record_evidence(eve);
+    }
+
+    /// Appends what the EVE tap caught to the evidence log.
+    fn record_evidence(&mut self, eve: &mut EveWriter) {
+        let (Some(log), Some(tap)) = (self.evidence.as_mut(), eve.tap.as_mut()) else {
+            return;
+        };
+        for (ts, kind, line) in tap.drain(..) {
+            let data: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or(serde_json::Value::Null);
+            if let Err(e) = log.append(ts, kind, &data) {
+                self.evidence_error.get_or_insert(e.to_string());
             }
         }
     }
@@ -293,6 +319,13 @@ impl FlowStage {
         self.write_alerts(eve);
         for (rank, i) in self.correlator.ranked().iter().enumerate() {
             eve.incident(i, Some(rank + 1));
+            eve.tap_last(i.last, "incident");
+        }
+        self.record_evidence(eve);
+        if let Some(log) = self.evidence.as_mut() {
+            if let Err(e) = log.flush() {
+                self.evidence_error.get_or_insert(e.to_string());
+            }
         }
     }
 }
@@ -312,6 +345,26 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
     let mut eve = EveWriter::new(out);
     let pb = progress_bar(opts.progress, source.progress().1);
     let mut stage = FlowStage::new(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut evidence_warning = None;
+    if let Some(path) = &opts.evidence {
+        let (log, report) = vigil_evidence::EvidenceLog::open(
+            path,
+            &vigil_evidence::OpenOptions {
+                repair_torn_tail: true,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if report.truncated_bytes > 0 {
+            evidence_warning = Some(format!(
+                "{}: cut a torn last record ({} bytes) left by an interrupted writer",
+                path.display(),
+                report.truncated_bytes
+            ));
+        }
+        stage.evidence = Some(log);
+        eve.tap = Some(Vec::new());
+    }
 
     let r = if opts.threads <= 1 {
         read_loop(source.as_mut(), pb.as_ref(), &mut |mut b| {
@@ -362,8 +415,9 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
         aggregates_written: eve.aggregates,
         alerts_written: eve.alerts,
         incidents: stage.correlator.ranked(),
+        evidence_error: stage.evidence_error.clone(),
         alerts_suppressed: engine.suppressed,
-        warnings: r.warnings,
+        warnings: r.warnings.into_iter().chain(evidence_warning).collect(),
         fatal: r.fatal,
         decode: r.decode,
         anomalies: r.anomalies,

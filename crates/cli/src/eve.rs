@@ -16,10 +16,15 @@ use vigil_core::{
 pub struct EveWriter {
     out: Box<dyn Write + Send>,
     line: String,
+    /// The line written last (buffers swap on every emit).
+    prev: String,
     pub flows: u64,
     pub aggregates: u64,
     pub alerts: u64,
     pub incidents: u64,
+    /// When set, copies of every alert and incident line (without the
+    /// newline), taken by the evidence log.
+    pub tap: Option<Vec<(Nanos, &'static str, String)>>,
     /// The first write error; later writes are skipped.
     pub error: Option<io::Error>,
 }
@@ -79,10 +84,12 @@ impl EveWriter {
         EveWriter {
             out,
             line: String::with_capacity(1024),
+            prev: String::with_capacity(1024),
             flows: 0,
             aggregates: 0,
             alerts: 0,
             incidents: 0,
+            tap: None,
             error: None,
         }
     }
@@ -94,7 +101,15 @@ impl EveWriter {
                 self.error = Some(e);
             }
         }
+        std::mem::swap(&mut self.line, &mut self.prev);
         self.line.clear();
+    }
+
+    /// Hands a copy of the line just written to the evidence tap, if any.
+    pub fn tap_last(&mut self, ts: Nanos, kind: &'static str) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.push((ts, kind, self.prev.trim_end().to_string()));
+        }
     }
 
     /// Writes one already-serialised JSON object as a line.

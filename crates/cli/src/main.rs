@@ -36,6 +36,12 @@ enum Command {
     /// Write a generated scenario: NAME.pcap and NAME.pcap.truth.json
     /// (the eval truth format). `vigil sim --list` names them.
     Sim(SimArgs),
+    /// Check an evidence log (`analyze --evidence`): every record's hash and
+    /// its link to the one before. Names the first broken record.
+    Verify {
+        /// The evidence log (JSON lines).
+        file: PathBuf,
+    },
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -64,6 +70,10 @@ struct AnalyzeArgs {
     /// Never show a progress bar (it is shown only on a terminal anyway).
     #[arg(long)]
     no_progress: bool,
+    /// Append every alert and incident to this tamper-evident, hash-chained
+    /// log (created if missing; an existing log is verified and continued).
+    #[arg(long, value_name = "FILE")]
+    evidence: Option<PathBuf>,
     /// Threads: 2 runs reading/decoding and flows/detection in parallel
     /// (faster wall clock); 1 uses a single core (a little less CPU in all).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -162,6 +172,7 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
         },
         detect: (!a.no_detect).then(|| cfg.detect.clone()),
         correlate: cfg.correlate.clone(),
+        evidence: a.evidence.clone(),
         progress: !a.no_progress,
         threads: a.threads as usize,
     };
@@ -170,9 +181,10 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             if !a.quiet {
                 eprint!("{}", analyze::summary(&o));
             }
-            match o.fatal {
-                Some(e) => fail(2, e),
-                None => ExitCode::SUCCESS,
+            match (o.fatal, o.evidence_error) {
+                (Some(e), _) => fail(2, e),
+                (None, Some(e)) => fail(1, format!("evidence log: {e}")),
+                (None, None) => ExitCode::SUCCESS,
             }
         }
         Err(e) => fail(1, e),
@@ -184,6 +196,18 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Sim(a) => sim(a),
+        Command::Verify { file } => match vigil_evidence::verify(&file) {
+            Ok(v) => {
+                println!(
+                    "{}: ok, {} records, last hash {}",
+                    file.display(),
+                    v.records,
+                    v.last_hash.as_deref().unwrap_or("-")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, format!("{}: {e}", file.display())),
+        },
         Command::Config { print_default } => {
             if print_default {
                 print!("{}", config::Config::default_toml());

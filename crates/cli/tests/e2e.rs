@@ -550,3 +550,61 @@ fn incidents_rank_the_quiet_attacks_under_the_flood_first() {
         );
     }
 }
+
+/// `--evidence` appends every alert and incident to a hash-chained log;
+/// `vigil verify` checks it and names the first record that was changed,
+/// removed or cut; a second run continues the same chain.
+#[test]
+fn evidence_log_verifies_and_names_tampering() {
+    let cap = corpus("bruteforce/zeek_ftp_bruteforce.pcap");
+    let dir = tmpdir("evidence");
+    let log = dir.join("evidence.jsonl");
+    let log_arg = log.to_str().unwrap();
+    let (code, stderr, events) = analyze(&[&cap], &["--evidence", log_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let written = of_type(&events, "alert").len() + of_type(&events, "incident").len();
+    let records = std::fs::read_to_string(&log).unwrap().lines().count();
+    assert_eq!(records, written, "every alert and incident is in the log");
+    let verify = |p: &Path| vigil().arg("verify").arg(p).output().unwrap();
+    let ok = verify(&log);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // a second run continues the chain
+    analyze(&[&cap], &["--evidence", log_arg]);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().lines().count(),
+        2 * records
+    );
+    assert!(verify(&log).status.success());
+    // change one byte of the second record (a digit of its time)
+    let mut bytes = std::fs::read(&log).unwrap();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let at = second
+        + bytes[second..]
+            .windows(6)
+            .position(|w| w == b"\"ts\":\"")
+            .unwrap()
+        + 6;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = verify(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    // a record removed
+    let text = std::fs::read_to_string(&log).unwrap();
+    let cut: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(&bad, cut.join("\n") + "\n").unwrap();
+    let out = verify(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
