@@ -154,6 +154,11 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
         Ok(n) => n,
         Err(e) => return fail(1, format!("--home-net: {e}")),
     };
+    if home_net.is_empty() && !a.quiet {
+        eprintln!(
+            "vigil: warning: no --home-net (or home_net in --config): every address counts as outside, so detectors that judge inside hosts (exfiltration, beaconing, lateral movement, DNS tunnels, floods on home hosts) stay silent"
+        );
+    }
     let memory = match parse_size(a.flow_memory.as_deref().unwrap_or(&cfg.flow.memory)) {
         Ok(m) => m,
         Err(e) => return fail(1, format!("--flow-memory: {e}")),
