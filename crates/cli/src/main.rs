@@ -1,9 +1,10 @@
 //! The `vigil` binary: flags are parsed into plain values first, then turned
 //! into the pipeline's stages (ripgrep's lowargs → hiargs split).
 //!
-//! Exit codes: 0 success; 1 usage or configuration error; 2 a capture that
-//! cannot be read (corrupt header, or broken mid-way: what was read before the
-//! defect is still analysed and written).
+//! Exit codes: 0 success; 1 usage or configuration error, an evidence log
+//! that cannot be written, or `vigil verify` finding a broken chain; 2 a
+//! capture that cannot be read (corrupt header, or broken mid-way: what was
+//! read before the defect is still analysed and written).
 #![forbid(unsafe_code)]
 
 mod analyze;
