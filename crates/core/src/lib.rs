@@ -10,6 +10,7 @@
 
 pub mod addr;
 pub mod detect;
+pub mod hash;
 pub mod time;
 
 pub use addr::{Addr, NetSet};

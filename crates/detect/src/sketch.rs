@@ -13,21 +13,10 @@
 //! | [`SpaceSaving`] k | k entries + index | any key with true count > N/k is in the table; each reported count over-estimates by at most N/k |
 //! | [`Bitmap`] 2^b bits | 2^b/8 bytes | linear counting of distinct keys; ~2 % error up to ~2^b distinct, saturates at ~2^b·ln(2^b) |
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::Hash;
 
+pub use vigil_core::hash::{mix64, FastBuild, FastHasher, FastMap};
 use vigil_core::Addr;
-
-/// 64-bit finaliser (splitmix64 / murmur3 fmix64): a good avalanche for
-/// integer keys, a few cycles.
-#[inline]
-pub fn mix64(mut x: u64) -> u64 {
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
 
 /// A well-mixed 64-bit hash of an address (both families).
 #[inline]
@@ -42,63 +31,6 @@ pub fn hash_addr(a: &Addr) -> u64 {
 pub fn hash_addr_tag(a: &Addr, tag: u64) -> u64 {
     mix64(hash_addr(a) ^ tag.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
-
-/// A fast, deterministic hasher for small exact tables (FxHash-style word
-/// folding with a mix64 finish). Not DoS-resistant against an adversary
-/// choosing keys, which is why the tables using it are capped.
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for c in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
-                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(i as u64)
-    }
-    #[inline]
-    fn write_u16(&mut self, i: u16) {
-        self.write_u64(i as u64)
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(i as u64)
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64)
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        mix64(self.0)
-    }
-}
-
-/// [`BuildHasher`] of [`FastHasher`].
-#[derive(Default, Clone, Copy)]
-pub struct FastBuild;
-
-impl BuildHasher for FastBuild {
-    type Hasher = FastHasher;
-    #[inline]
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher(0)
-    }
-}
-
-/// A `HashMap` with [`FastBuild`].
-pub type FastMap<K, V> = HashMap<K, V, FastBuild>;
 
 /// HyperLogLog distinct counter with 2^p one-byte registers (4 ≤ p ≤ 16).
 #[derive(Clone, Debug)]

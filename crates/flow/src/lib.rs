@@ -30,8 +30,7 @@ mod mem;
 pub use config::{parse_size, FlowConfig, Timeouts, DEFAULT_FLOW_MEMORY, MIN_FLOW_MEMORY};
 pub use key::FlowKey;
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use vigil_core::hash::FastMap;
 use vigil_core::{
     proto, tcp_flags as tf, Addr, DirCounters, EndReason, FlowCtx, FlowRecord, FlowSink, FlowState,
     Nanos, PacketInfo, ShedAggregate, NANOS_PER_SEC,
@@ -187,27 +186,6 @@ impl Agg {
     }
 }
 
-#[derive(Clone, Copy, Default)]
-struct FoldHasher(u64);
-impl Hasher for FoldHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-}
-#[derive(Clone, Copy, Default)]
-struct BuildFold;
-impl BuildHasher for BuildFold {
-    type Hasher = FoldHasher;
-    fn build_hasher(&self) -> FoldHasher {
-        FoldHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
 /// One flow on its way into an aggregate.
 struct Shed {
     dest: Addr,
@@ -288,7 +266,7 @@ pub struct FlowTable {
     set_mask: usize,
     candidates: usize,
     aggs: Vec<Agg>,
-    agg_index: HashMap<(Addr, u8), u32, BuildFold>,
+    agg_index: FastMap<(Addr, u8), u32>,
     max_aggs: usize,
     last_agg: Option<(Addr, u8, u32)>,
     overflow: Option<Agg>,
@@ -327,7 +305,7 @@ impl FlowTable {
             set_mask: nsets - 1,
             candidates: 0,
             aggs: Vec::new(),
-            agg_index: HashMap::with_hasher(BuildFold),
+            agg_index: FastMap::default(),
             max_aggs,
             last_agg: None,
             overflow: None,
