@@ -20,6 +20,7 @@ use vigil_flow::{FlowConfig, FlowStats, FlowTable};
 use vigil_wire::{Decoded, Decoder, DecoderConfig};
 
 use crate::eve::{self, EveWriter};
+use crate::sink::Sink;
 
 /// Packets per batch handed from the reader to the flow stage: large enough
 /// to amortise the channel, small enough to stay in L2.
@@ -43,6 +44,8 @@ pub struct Options {
     /// 1: read, decode and account on one thread; 2: reader and flow stages
     /// on two threads (faster wall clock, slightly more CPU).
     pub threads: usize,
+    /// Extra consumers (store, mitigation, metrics), called after EVE.
+    pub sinks: Vec<Box<dyn Sink>>,
 }
 
 /// What travels from the reader to the flow stage: decoded packets and the
@@ -66,19 +69,26 @@ impl Batch {
     }
 }
 
-/// Finished flows go both to EVE and to the detectors.
+/// Finished flows go to EVE, the detectors and the extra sinks.
 struct Tee<'a> {
     eve: &'a mut EveWriter,
     engine: &'a mut Engine,
+    sinks: &'a mut [Box<dyn Sink>],
 }
 
 impl FlowSink for Tee<'_> {
     fn flow(&mut self, rec: &FlowRecord) {
         self.eve.flow(rec);
         self.engine.flow_end(rec);
+        for s in self.sinks.iter_mut() {
+            s.flow(rec);
+        }
     }
     fn shed(&mut self, agg: &ShedAggregate) {
         self.eve.aggregate(agg);
+        for s in self.sinks.iter_mut() {
+            s.aggregate(agg);
+        }
     }
 }
 
@@ -95,6 +105,8 @@ pub struct Outcome {
     pub alerts_suppressed: u64,
     /// An evidence log write that failed (exit code 1).
     pub evidence_error: Option<String>,
+    /// A sink (store, mitigation, ...) that failed to finish (exit code 1).
+    pub sink_error: Option<String>,
     /// Incidents, ranked, for the summary.
     pub incidents: Vec<vigil_correlate::Incident>,
     pub warnings: Vec<String>,
@@ -245,10 +257,15 @@ struct FlowStage {
     correlator: vigil_correlate::Correlator,
     ctx: Vec<FlowCtx>,
     alerts: Vec<Emitted>,
+    sinks: Vec<Box<dyn Sink>>,
+    /// Latest capture time seen, for the sinks' timers.
+    now: Nanos,
+    /// The first error a sink reported when finishing.
+    pub sink_error: Option<String>,
 }
 
 impl FlowStage {
-    fn new(opts: &Options) -> anyhow::Result<Self> {
+    fn new(opts: &mut Options) -> anyhow::Result<Self> {
         Ok(FlowStage {
             evidence: None,
             evidence_error: None,
@@ -260,13 +277,20 @@ impl FlowStage {
             correlator: vigil_correlate::Correlator::new(&opts.correlate, opts.home_net.clone()),
             ctx: Vec::with_capacity(BATCH),
             alerts: Vec::new(),
+            sinks: std::mem::take(&mut opts.sinks),
+            now: 0,
+            sink_error: None,
         })
     }
 
     fn process(&mut self, batch: &Batch, eve: &mut EveWriter) {
         let engine = &mut self.engine;
+        let sinks = &mut self.sinks[..];
         self.table
-            .process_batch(&batch.pkts, &mut self.ctx, &mut Tee { eve, engine });
+            .process_batch(&batch.pkts, &mut self.ctx, &mut Tee { eve, engine, sinks });
+        if let Some(last) = batch.pkts.last() {
+            self.now = self.now.max(last.ts);
+        }
         let mut metas = batch.meta.iter().peekable();
         for (i, (p, c)) in batch.pkts.iter().zip(&self.ctx).enumerate() {
             // ARP frames read before this packet, then the packet, then what
@@ -290,10 +314,19 @@ impl FlowStage {
         for a in self.alerts.drain(..) {
             eve.alert(&a);
             eve.tap_last(a.alert.ts, "alert");
+            for s in self.sinks.iter_mut() {
+                s.alert(&a, eve);
+            }
             for i in self.correlator.alert(&a.alert, a.update) {
                 eve.incident(&i, None);
                 eve.tap_last(i.last, "incident");
+                for s in self.sinks.iter_mut() {
+                    s.incident(&i, None, eve);
+                }
             }
+        }
+        for s in self.sinks.iter_mut() {
+            s.tick(self.now, eve);
         }
         self.record_evidence(eve);
     }
@@ -314,12 +347,21 @@ impl FlowStage {
 
     fn finish(&mut self, eve: &mut EveWriter) {
         let engine = &mut self.engine;
-        self.table.finish(&mut Tee { eve, engine });
+        let sinks = &mut self.sinks[..];
+        self.table.finish(&mut Tee { eve, engine, sinks });
         self.engine.finish();
         self.write_alerts(eve);
         for (rank, i) in self.correlator.ranked().iter().enumerate() {
             eve.incident(i, Some(rank + 1));
             eve.tap_last(i.last, "incident");
+            for s in self.sinks.iter_mut() {
+                s.incident(i, Some(rank + 1), eve);
+            }
+        }
+        for s in self.sinks.iter_mut() {
+            if let Err(e) = s.finish(self.now, eve) {
+                self.sink_error.get_or_insert(e.to_string());
+            }
         }
         self.record_evidence(eve);
         if let Some(log) = self.evidence.as_mut() {
@@ -330,7 +372,7 @@ impl FlowStage {
     }
 }
 
-pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<Outcome> {
+pub fn run(mut opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let out: Box<dyn Write + Send> = match &opts.eve {
         None => Box::new(std::io::sink()),
@@ -344,7 +386,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
     };
     let mut eve = EveWriter::new(out);
     let pb = progress_bar(opts.progress, source.progress().1);
-    let mut stage = FlowStage::new(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut stage = FlowStage::new(&mut opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut evidence_warning = None;
     if let Some(path) = &opts.evidence {
         let (log, report) = vigil_evidence::EvidenceLog::open(
@@ -416,6 +458,7 @@ pub fn run(opts: Options, mut source: Box<dyn PacketSource>) -> anyhow::Result<O
         alerts_written: eve.alerts,
         incidents: stage.correlator.ranked(),
         evidence_error: stage.evidence_error.clone(),
+        sink_error: stage.sink_error.clone(),
         alerts_suppressed: engine.suppressed,
         warnings: r.warnings.into_iter().chain(evidence_warning).collect(),
         fatal: r.fatal,

@@ -10,6 +10,7 @@
 mod analyze;
 mod config;
 mod eve;
+mod sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -181,16 +182,18 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
         evidence: a.evidence.clone(),
         progress: !a.no_progress,
         threads: a.threads as usize,
+        sinks: Vec::new(),
     };
     match analyze::run(opts, source) {
         Ok(o) => {
             if !a.quiet {
                 eprint!("{}", analyze::summary(&o));
             }
-            match (o.fatal, o.evidence_error) {
-                (Some(e), _) => fail(2, e),
-                (None, Some(e)) => fail(1, format!("evidence log: {e}")),
-                (None, None) => ExitCode::SUCCESS,
+            match (o.fatal, o.evidence_error, o.sink_error) {
+                (Some(e), _, _) => fail(2, e),
+                (None, Some(e), _) => fail(1, format!("evidence log: {e}")),
+                (None, None, Some(e)) => fail(1, e),
+                (None, None, None) => ExitCode::SUCCESS,
             }
         }
         Err(e) => fail(1, e),
