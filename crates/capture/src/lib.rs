@@ -25,6 +25,7 @@ mod input;
 mod merge;
 mod pcap;
 mod pcapng;
+mod write;
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, ErrorKind, Read};
@@ -35,6 +36,7 @@ use std::sync::Arc;
 pub use error::CaptureError;
 pub use merge::Merge;
 pub use vigil_core::Nanos;
+pub use write::PcapNgWriter;
 
 use input::{Counting, Input};
 
