@@ -10,7 +10,10 @@
 mod analyze;
 mod config;
 mod eve;
+mod excerpt;
+mod query;
 mod sink;
+mod store_sink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +47,9 @@ enum Command {
         /// The evidence log (JSON lines).
         file: PathBuf,
     },
+    /// List alerts, incidents, flows or runs from a store (`analyze
+    /// --store`), filtered by address, time, category, incident or run.
+    Query(query::QueryArgs),
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -76,6 +82,22 @@ struct AnalyzeArgs {
     /// log (created if missing; an existing log is verified and continued).
     #[arg(long, value_name = "FILE")]
     evidence: Option<PathBuf>,
+    /// Keep flows, alerts, incidents and the run in this SQLite store
+    /// (created if missing; runs accumulate). Read it with `vigil query` and
+    /// `vigil report`.
+    #[arg(long, value_name = "FILE.db")]
+    store: Option<PathBuf>,
+    /// Where per-incident pcapng excerpts go (default: beside the store or
+    /// evidence log, as FILE.excerpts/). Written when --store or --evidence
+    /// is given and there are incidents.
+    #[arg(long, value_name = "DIR")]
+    excerpts: Option<PathBuf>,
+    /// Disk budget of all excerpt files of a run.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    excerpt_budget: String,
+    /// Write no pcap excerpts.
+    #[arg(long)]
+    no_excerpts: bool,
     /// Threads: 2 runs reading/decoding and flows/detection in parallel
     /// (faster wall clock); 1 uses a single core (a little less CPU in all).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -165,11 +187,15 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
         Ok(m) => m,
         Err(e) => return fail(1, format!("--flow-memory: {e}")),
     };
+    let excerpt_budget = match parse_size(&a.excerpt_budget) {
+        Ok(m) => m as u64,
+        Err(e) => return fail(1, format!("--excerpt-budget: {e}")),
+    };
     let source = match analyze::open_all(&a.captures) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
-    let opts = analyze::Options {
+    let mut opts = analyze::Options {
         captures: a.captures,
         home_net,
         eve: a.eve,
@@ -184,8 +210,40 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
         threads: a.threads as usize,
         sinks: Vec::new(),
     };
+    let mut store_run = None;
+    if let Some(path) = &a.store {
+        let info = vigil_store::RunInfo {
+            command: "analyze".into(),
+            inputs: opts.captures.iter().map(|p| p.display().to_string()).collect(),
+            home_net: opts.home_net.iter().map(|(a, l)| format!("{a}/{l}")).collect(),
+        };
+        match store_sink::StoreSink::open(path, &info) {
+            Ok((sink, run)) => {
+                opts.sinks.push(Box::new(sink));
+                store_run = Some(run);
+            }
+            Err(e) => return fail(1, e),
+        }
+    }
+    let captures = opts.captures.clone();
     match analyze::run(opts, source) {
-        Ok(o) => {
+        Ok(mut o) => {
+            let after = excerpt::AfterRun {
+                captures: &captures,
+                store: a.store.as_deref().zip(store_run),
+                evidence: a.evidence.as_deref(),
+                excerpts: if a.no_excerpts {
+                    None
+                } else {
+                    a.excerpts
+                        .clone()
+                        .or_else(|| a.store.as_ref().or(a.evidence.as_ref()).map(|p| excerpt::default_dir(p)))
+                },
+                budget: excerpt_budget,
+            };
+            if let Err(e) = after.run(&o) {
+                o.sink_error.get_or_insert(e.to_string());
+            }
             if !a.quiet {
                 eprint!("{}", analyze::summary(&o));
             }
@@ -205,6 +263,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Sim(a) => sim(a),
+        Command::Query(a) => match query::run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, format!("query: {e}")),
+        },
         Command::Verify { file } => match vigil_evidence::verify(&file) {
             Ok(v) => {
                 println!(
