@@ -211,7 +211,7 @@ pub fn write(
                     Some(Meta::HttpRequest { host: Some(h), .. }) => Some(("http_host", h.clone())),
                     _ => None,
                 };
-                if let Some((kind, name)) = name {
+                if let Some((kind, name)) = name.filter(|(_, n)| !is_address(n)) {
                     *w.names.entry((info.src, kind, name)).or_default() += 1;
                 }
             }
@@ -366,4 +366,16 @@ impl AfterRun<'_> {
         }
         Ok(())
     }
+}
+
+/// An address literal ("10.0.0.1", "10.0.0.1:5985", "[2001:db8::1]:443")
+/// names nothing: kept out of the names seen.
+fn is_address(name: &str) -> bool {
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name.parse::<std::net::SocketAddr>().is_ok()
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok()
 }

@@ -12,6 +12,7 @@ mod config;
 mod eve;
 mod excerpt;
 mod query;
+mod report;
 mod sink;
 mod store_sink;
 
@@ -50,6 +51,9 @@ enum Command {
     /// List alerts, incidents, flows or runs from a store (`analyze
     /// --store`), filtered by address, time, category, incident or run.
     Query(query::QueryArgs),
+    /// The breach report of a run or an incident, from a store: summary,
+    /// traffic timeline with alerts, ranked incidents, evidence, actions.
+    Report(report::ReportArgs),
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -263,6 +267,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Sim(a) => sim(a),
+        Command::Report(a) => match report::run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, format!("report: {e}")),
+        },
         Command::Query(a) => match query::run(&a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, format!("query: {e}")),
