@@ -10,11 +10,15 @@
 mod analyze;
 mod config;
 mod eve;
+mod metrics;
 mod excerpt;
 mod query;
 mod report;
+mod run;
+mod run_eve;
 mod sink;
 mod store_sink;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,9 +48,13 @@ enum Command {
     Sim(SimArgs),
     /// Check an evidence log (`analyze --evidence`): every record's hash and
     /// its link to the one before. Names the first broken record.
-    Verify {
-        /// The evidence log (JSON lines).
-        file: PathBuf,
+    Verify(verify::VerifyArgs),
+    /// Make an Ed25519 key pair for signing evidence heads (`analyze
+    /// --evidence-key`): writes the secret key, prints the public key.
+    Keygen {
+        /// Where the secret key goes (never overwritten).
+        #[arg(short, long)]
+        out: PathBuf,
     },
     /// List alerts, incidents, flows or runs from a store (`analyze
     /// --store`), filtered by address, time, category, incident or run.
@@ -54,6 +62,10 @@ enum Command {
     /// The breach report of a run or an incident, from a store: summary,
     /// traffic timeline with alerts, ranked incidents, evidence, actions.
     Report(report::ReportArgs),
+    /// The live sensor: capture (AF_PACKET) and flow-export collectors
+    /// (NetFlow/IPFIX/sFlow) into flows, alerts and incidents until SIGTERM.
+    /// SIGHUP reloads detector settings and reopens EVE.
+    Run(run::RunArgs),
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -102,6 +114,10 @@ struct AnalyzeArgs {
     /// Write no pcap excerpts.
     #[arg(long)]
     no_excerpts: bool,
+    /// Sign the evidence log's head with this Ed25519 secret key (`vigil
+    /// keygen`) into EVIDENCE.head when the run ends.
+    #[arg(long, value_name = "KEYFILE", requires = "evidence")]
+    evidence_key: Option<PathBuf>,
     /// Threads: 2 runs reading/decoding and flows/detection in parallel
     /// (faster wall clock); 1 uses a single core (a little less CPU in all).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=2))]
@@ -248,6 +264,11 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             if let Err(e) = after.run(&o) {
                 o.sink_error.get_or_insert(e.to_string());
             }
+            if let (Some(log), Some(k)) = (&a.evidence, &a.evidence_key) {
+                if let Err(e) = verify::load_key(k).and_then(|key| verify::sign(log, &key)) {
+                    o.sink_error.get_or_insert(format!("signing the evidence head: {e}"));
+                }
+            }
             if !a.quiet {
                 eprint!("{}", analyze::summary(&o));
             }
@@ -267,6 +288,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Sim(a) => sim(a),
+        Command::Run(a) => match run::run(a, Vec::new()) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(1, format!("{e:#}")),
+        },
         Command::Report(a) => match report::run(&a) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, format!("report: {e}")),
@@ -275,17 +300,19 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, format!("query: {e}")),
         },
-        Command::Verify { file } => match vigil_evidence::verify(&file) {
-            Ok(v) => {
-                println!(
-                    "{}: ok, {} records, last hash {}",
-                    file.display(),
-                    v.records,
-                    v.last_hash.as_deref().unwrap_or("-")
-                );
+        Command::Verify(a) => match verify::run(&a) {
+            Ok(line) => {
+                println!("{line}");
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(1, format!("{}: {e}", file.display())),
+            Err(e) => fail(1, format!("{}: {e}", a.file.display())),
+        },
+        Command::Keygen { out } => match verify::keygen(&out) {
+            Ok(public) => {
+                println!("{public}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(1, format!("keygen: {e}")),
         },
         Command::Config { print_default } => {
             if print_default {

@@ -112,8 +112,11 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
     let offset = match rest {
         "" | "Z" | "z" => 0,
-        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
-            let (Some(oh), Some(om)) = (o[1..3].parse::<i64>().ok(), o[4..6].parse::<i64>().ok())
+        o if (o.len() == 6 && o.as_bytes()[3] == b':' || o.len() == 5)
+            && (o.starts_with('+') || o.starts_with('-')) =>
+        {
+            let m = o.len() - 2;
+            let (Some(oh), Some(om)) = (o[1..3].parse::<i64>().ok(), o[m..].parse::<i64>().ok())
             else {
                 return Err(bad());
             };
@@ -395,6 +398,11 @@ mod tests {
             Ok(1_485_534_975_000_000_000)
         );
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Ok(0));
+        // EVE's own form
+        assert_eq!(
+            parse_time("2017-01-27T16:36:15.606552+0000"),
+            Ok(1_485_534_975_606_552_000)
+        );
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2017-13-01T00:00:00Z").is_err());
         assert!(parse_time("2017-01-01T00:00:00.Z").is_err());
