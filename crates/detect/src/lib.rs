@@ -65,6 +65,10 @@ pub trait Detector: Send {
     /// a detector can use another's conclusion (exfil lowers its floor while
     /// a home host is under a flood). Called from [`Engine::drain`].
     fn on_alert(&mut self, _a: &Alert) {}
+    /// New settings while running (`vigil run` on SIGHUP): take the new
+    /// thresholds, keep every tracked state. The default keeps the old
+    /// settings (a detector that cannot change them in place).
+    fn reconfigure(&mut self, _cfg: &DetectConfig) {}
 }
 
 /// Alert output settings (`[detect.alerts]`).
@@ -347,6 +351,40 @@ impl Engine {
         }
         self.home = home;
         self.pending = pending;
+    }
+
+    /// A flow that came from a flow exporter (NetFlow/IPFIX/sFlow), not from
+    /// vigil's own flow table. Its counts are already scaled by the sampling
+    /// rate.
+    pub fn flow_export(&mut self, r: &FlowRecord) {
+        self.flow_end(r);
+    }
+
+    /// New detector settings for a running engine (SIGHUP): every detector
+    /// takes its new thresholds in place, keeping its state; the alert
+    /// update interval changes too. Enabling or disabling a detector, or
+    /// changing the overrides' networks, needs a restart (refused here).
+    ///
+    /// # Errors
+    /// A config whose detector set or overrides differ from the running one.
+    pub fn reload(&mut self, cfg: &DetectConfig) -> Result<(), String> {
+        if cfg.overrides.len() + 1 != self.sets.len() {
+            return Err("the number of [[detect.overrides]] changed: restart to apply".into());
+        }
+        let wanted: Vec<&str> = build(cfg).iter().map(|d| d.name()).collect();
+        let last = self.sets.len() - 1;
+        let running: Vec<&str> = self.sets[last].1.iter().map(|d| d.name()).collect();
+        if !self.sets[last].1.is_empty() && wanted != running {
+            return Err("detectors enabled or disabled: restart to apply".into());
+        }
+        for (i, (_, set)) in self.sets.iter_mut().enumerate() {
+            let c = if i < last { cfg.overrides[i].apply(cfg) } else { cfg.clone() };
+            for d in set.iter_mut() {
+                d.reconfigure(&c);
+            }
+        }
+        self.update_interval = cfg.alerts.update_interval.saturating_mul(NANOS_PER_SEC);
+        Ok(())
     }
 
     pub fn finish(&mut self) {
