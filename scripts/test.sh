@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: tshark (correctness oracle for flows).
 need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
+# headless Chromium renders the HTML report (store_report.rs)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -61,7 +61,7 @@ pub fn markdown(r: &Report) -> String {
     s.push_str("## Traffic timeline\n\nBusiest moments (bits per second per bucket):\n\n| bucket start | Mbit/s | alerts in it |\n|---|---:|---|\n");
     let w = (r.timeline.width_s * 1e9) as i64;
     let mut busiest: Vec<_> = r.timeline.points.iter().collect();
-    busiest.sort_by(|a, b| b.2.cmp(&a.2));
+    busiest.sort_by_key(|p| std::cmp::Reverse(p.2));
     let mut top: Vec<_> = busiest.into_iter().take(10).collect();
     top.sort_by_key(|p| p.0);
     for p in top {
