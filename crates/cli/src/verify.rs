@@ -26,6 +26,10 @@ pub struct VerifyArgs {
     pub public_key: Option<String>,
 }
 
+/// An alert as both the log and the store know it: (time in µs, signature
+/// id, source, destination).
+type AlertKey = (i64, u64, Option<String>, Option<String>);
+
 /// Where the signed head of an evidence log is kept.
 pub fn head_path(log: &Path) -> PathBuf {
     let mut s = log.as_os_str().to_owned();
@@ -39,7 +43,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -152,7 +156,7 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<String> {
     // what the records vouch for
     let f = std::fs::File::open(&a.file)?;
     let mut excerpts = 0;
-    let mut alerts: Vec<(u64, i64, u64, Option<String>, Option<String>)> = Vec::new();
+    let mut alerts: Vec<(u64, AlertKey)> = Vec::new();
     for line in std::io::BufReader::new(f).lines() {
         let line = line?;
         let Ok(rec) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -182,10 +186,12 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<String> {
                     .unwrap_or(0);
                 alerts.push((
                     seq,
-                    ts / 1000,
-                    d["alert"]["signature_id"].as_u64().unwrap_or(0),
-                    d["src_ip"].as_str().map(str::to_string),
-                    d["dest_ip"].as_str().map(str::to_string),
+                    (
+                        ts / 1000,
+                        d["alert"]["signature_id"].as_u64().unwrap_or(0),
+                        d["src_ip"].as_str().map(str::to_string),
+                        d["dest_ip"].as_str().map(str::to_string),
+                    ),
                 ));
             }
             _ => {}
@@ -200,7 +206,7 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<String> {
         if check != "ok" {
             anyhow::bail!("{}: SQLite integrity check: {check}", db.display());
         }
-        let rows: HashSet<(i64, u64, Option<String>, Option<String>)> = st
+        let rows: HashSet<AlertKey> = st
             .alerts(&vigil_store::Filter::default())?
             .into_iter()
             .map(|r| {
@@ -214,7 +220,7 @@ pub fn run(a: &VerifyArgs) -> anyhow::Result<String> {
             .collect();
         let missing: Vec<u64> = alerts
             .iter()
-            .filter(|(_, ts, sid, s, d)| !rows.contains(&(*ts, *sid, s.clone(), d.clone())))
+            .filter(|(_, key)| !rows.contains(key))
             .map(|a| a.0)
             .collect();
         if let Some(first) = missing.first() {
