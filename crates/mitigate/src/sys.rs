@@ -100,3 +100,24 @@ impl Sys for Recorder {
         Ok(self.stdout.lock().expect("not poisoned").clone())
     }
 }
+
+/// Runs every program inside a network namespace (`ip netns exec NS ...`):
+/// a sensor on the host driving the filter of a router namespace, and the
+/// namespace tests.
+#[derive(Clone, Debug)]
+pub struct NetnsSys {
+    pub netns: String,
+}
+
+impl Sys for NetnsSys {
+    fn run(&self, program: &str, args: &[String], stdin: Option<&[u8]>) -> Result<String, Error> {
+        let mut all = vec![
+            "netns".to_string(),
+            "exec".into(),
+            self.netns.clone(),
+            program.into(),
+        ];
+        all.extend(args.iter().cloned());
+        OsSys.run("ip", &all, stdin)
+    }
+}

@@ -30,8 +30,10 @@ fn dos(ts_s: u64, victim: &str, sid: u32, sources: f64) -> Alert {
 }
 
 fn cfg() -> MitigateConfig {
-    let mut c = MitigateConfig::default();
-    c.enabled = true;
+    let mut c = MitigateConfig {
+        enabled: true,
+        ..Default::default()
+    };
     c.nftables.enabled = true;
     c.bgp.enabled = true;
     c
