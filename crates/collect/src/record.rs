@@ -3,8 +3,9 @@
 //!
 //! The mapping (the same for every version):
 //! - `client` = the record's source, `server` = its destination, `cport` /
-//!   `sport` their ports. Exported records are unidirectional, so all counts
-//!   go to `toserver` and `toclient` stays zero.
+//!   `sport` their ports. Most exported records are unidirectional: their
+//!   counts go to `toserver` and `toclient` stays zero; an IPFIX biflow's
+//!   reverse counters (RFC 5103) go to `toclient`.
 //! - `toserver.pkts` = exported packets × sampling rate. `toserver.bytes` and
 //!   `toserver.ip_bytes` both = exported octets × rate: NetFlow/IPFIX count IP
 //!   bytes (vigil's `ip_bytes`); frame bytes are not exported, and taking them
@@ -21,7 +22,9 @@
 //! - `state`: TCP with FIN or RST seen → `Closed`; TCP with SYN and ACK seen
 //!   (the client side completes a handshake with its ACK) or a TCP record
 //!   without SYN (a long flow's later record) → `Established`; a SYN alone →
-//!   `New`. Other protocols → `New` (one direction only is known). `reason` is
+//!   `New`. Other protocols → `Established` when a biflow has reverse
+//!   packets, else `New` (one direction only is known). TCP flags for the
+//!   state are those of both directions. `reason` is
 //!   always `Timeout`: an exporter exports on its idle/active timeouts.
 //! - ICMP: `icmp_type` / `icmp_code` from the record; `cport` = type and
 //!   `sport` = code (vigil's packet path uses the echo identifier for echo,
@@ -33,9 +36,7 @@ use std::hash::Hasher;
 use std::net::SocketAddr;
 
 use vigil_core::hash::FastHasher;
-use vigil_core::{
-    proto, tcp_flags, Addr, DirCounters, EndReason, FlowRecord, FlowState, Nanos,
-};
+use vigil_core::{proto, tcp_flags, Addr, DirCounters, EndReason, FlowRecord, FlowState, Nanos};
 
 /// The fields of one exported flow the collector maps.
 #[derive(Clone, Copy, Debug, Default)]
@@ -56,6 +57,10 @@ pub(crate) struct Rec {
     pub frame_bytes: Option<u64>,
     pub start: Option<Nanos>,
     pub end: Option<Nanos>,
+    /// Reverse direction of an IPFIX biflow (RFC 5103), else zero.
+    pub rev_pkts: u64,
+    pub rev_ip_bytes: u64,
+    pub rev_tcp_flags: u8,
     /// A sampling rate carried by the record itself.
     pub sampling: Option<u32>,
 }
@@ -72,7 +77,12 @@ fn header_estimate(r: &Rec) -> u64 {
 
 impl Rec {
     /// The flow record, counts scaled by `rate` (>= 1).
-    pub(crate) fn into_flow(mut self, exporter: SocketAddr, rate: u32, fallback: Nanos) -> FlowRecord {
+    pub(crate) fn into_flow(
+        mut self,
+        exporter: SocketAddr,
+        rate: u32,
+        fallback: Nanos,
+    ) -> FlowRecord {
         let rate = rate.max(1) as u64;
         let pkts = self.pkts.saturating_mul(rate);
         let ip_bytes = self.ip_bytes.saturating_mul(rate);
@@ -86,9 +96,15 @@ impl Rec {
             (None, Some(e)) => (e, e),
             (None, None) => (fallback, fallback),
         };
-        let f = self.tcp_flags;
+        let f = self.tcp_flags | self.rev_tcp_flags;
+        let rev_pkts = self.rev_pkts.saturating_mul(rate);
+        let rev_ip_bytes = self.rev_ip_bytes.saturating_mul(rate);
         let state = if self.proto != proto::TCP {
-            FlowState::New
+            if rev_pkts > 0 {
+                FlowState::Established
+            } else {
+                FlowState::New
+            }
         } else if f & (tcp_flags::FIN | tcp_flags::RST) != 0 {
             FlowState::Closed
         } else if f & tcp_flags::SYN == 0 || f & tcp_flags::ACK != 0 {
@@ -116,7 +132,10 @@ impl Rec {
         h.write(&self.src.bytes);
         h.write(&self.dst.bytes);
         h.write_u64(
-            (cport as u64) << 40 | (sport as u64) << 24 | (self.proto as u64) << 16 | self.vlan as u64,
+            (cport as u64) << 40
+                | (sport as u64) << 24
+                | (self.proto as u64) << 16
+                | self.vlan as u64,
         );
         h.write_u64(start);
         FlowRecord {
@@ -136,9 +155,24 @@ impl Rec {
                 bytes,
                 ip_bytes,
                 payload_bytes: payload,
-                tcp_flags: if self.proto == proto::TCP { f } else { 0 },
+                tcp_flags: if self.proto == proto::TCP {
+                    self.tcp_flags
+                } else {
+                    0
+                },
             },
-            toclient: DirCounters::default(),
+            toclient: DirCounters {
+                pkts: rev_pkts,
+                bytes: rev_ip_bytes,
+                ip_bytes: rev_ip_bytes,
+                payload_bytes: rev_ip_bytes
+                    .saturating_sub(rev_pkts.saturating_mul(header_estimate(&self))),
+                tcp_flags: if self.proto == proto::TCP {
+                    self.rev_tcp_flags
+                } else {
+                    0
+                },
+            },
             state,
             reason: EndReason::Timeout,
             app_proto: None,

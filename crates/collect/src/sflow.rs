@@ -95,7 +95,16 @@ pub(crate) fn parse(
         match fmt {
             1 | 3 => {
                 stats.sflow_flow_samples += 1;
-                flow_sample(exporter, fmt == 3, body, now, default_sampling, dec, stats, out);
+                flow_sample(
+                    exporter,
+                    fmt == 3,
+                    body,
+                    now,
+                    default_sampling,
+                    dec,
+                    stats,
+                    out,
+                );
             }
             2 | 4 => stats.sflow_counter_samples += 1,
             _ => stats.sflow_other_samples += 1,

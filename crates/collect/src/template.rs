@@ -5,7 +5,9 @@
 //! differences are the header, the template set ids (0/1 vs 2/3), the options
 //! template layout (scope and option *byte* lengths in v9, field *counts* in
 //! IPFIX), enterprise-specific fields and variable-length fields (IPFIX only),
-//! and time fields (uptime-relative in v9, absolute in IPFIX).
+//! and time fields (uptime-relative in v9, absolute in IPFIX). IPFIX
+//! biflows (RFC 5103 reverse elements: octets, packets, TCP flags) fill the
+//! record's `toclient` counters; other enterprise elements are skipped.
 //!
 //! **Templates** are cached per (exporter socket address, source id /
 //! observation domain, template id, version): the transport session + domain
@@ -43,6 +45,8 @@ pub const MAX_TEMPLATE_FIELDS: usize = 512;
 
 /// IPFIX's variable-length marker (RFC 7011 §7).
 const VARLEN: u16 = 65535;
+/// The private enterprise number of RFC 5103 reverse information elements.
+const REVERSE_PEN: u32 = 29305;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Version {
@@ -54,8 +58,12 @@ pub(crate) enum Version {
 struct Field {
     id: u16,
     len: u16,
-    /// Enterprise-specific (IPFIX): never interpreted, only skipped.
+    /// Enterprise-specific (IPFIX) other than RFC 5103 reverse fields:
+    /// never interpreted, only skipped.
     enterprise: bool,
+    /// An RFC 5103 reverse field (enterprise 29305): the same element for
+    /// the reverse direction of a biflow.
+    reverse: bool,
     /// A scope field of an options template.
     scope: bool,
 }
@@ -156,8 +164,7 @@ pub(crate) fn parse(
             (h, &d[20..])
         }
         Version::Ipfix => {
-            let (Some(len), Some(secs), Some(domain)) =
-                (u16_at(d, 2), u32_at(d, 4), u32_at(d, 12))
+            let (Some(len), Some(secs), Some(domain)) = (u16_at(d, 2), u32_at(d, 4), u32_at(d, 12))
             else {
                 stats.malformed.too_short += 1;
                 return;
@@ -213,7 +220,7 @@ pub(crate) fn parse(
             };
             let mut rate = None;
             walk(t, &b[off..off + n], hdr, &mut |f, v| {
-                if !f.scope && !f.enterprise {
+                if !f.scope && !f.enterprise && !f.reverse {
                     sampling_field(f.id, v, &mut rate);
                 }
             });
@@ -238,12 +245,17 @@ pub(crate) fn parse(
         if t.options {
             continue;
         }
-        let domain_rate = cache.sampling.peek(&(exporter, hdr.domain, version)).copied();
+        let domain_rate = cache
+            .sampling
+            .peek(&(exporter, hdr.domain, version))
+            .copied();
         let mut off = 0;
         while b.len() - off >= t.min_len.max(1) {
             let mut acc = Acc::default();
             let Some(n) = walk(t, &b[off..], hdr, &mut |f, v| {
-                if !f.enterprise {
+                if f.reverse {
+                    acc.reverse_field(f.id, v)
+                } else if !f.enterprise {
                     acc.field(f.id, v)
                 }
             }) else {
@@ -253,10 +265,7 @@ pub(crate) fn parse(
             off += n;
             match acc.finish(hdr) {
                 Some(rec) => {
-                    let rate = rec
-                        .sampling
-                        .or(domain_rate)
-                        .unwrap_or(default_sampling);
+                    let rate = rec.sampling.or(domain_rate).unwrap_or(default_sampling);
                     out.push(rec.into_flow(exporter, rate, hdr.export_ns));
                     stats.records += 1;
                 }
@@ -333,14 +342,15 @@ fn learn(
                 return;
             };
             off += 4;
-            let mut enterprise = false;
+            let (mut enterprise, mut reverse) = (false, false);
             if hdr.version == Version::Ipfix && id & 0x8000 != 0 {
-                enterprise = true;
                 id &= 0x7fff;
-                if u32_at(b, off).is_none() {
+                let Some(pen) = u32_at(b, off) else {
                     stats.malformed.bad_template += 1;
                     return;
-                }
+                };
+                reverse = pen == REVERSE_PEN;
+                enterprise = !reverse;
                 off += 4;
             }
             let varlen = hdr.version == Version::Ipfix && len == VARLEN;
@@ -349,6 +359,7 @@ fn learn(
                 id,
                 len,
                 enterprise,
+                reverse,
                 scope: i < scope_n,
             });
         }
@@ -457,6 +468,18 @@ struct Acc {
 }
 
 impl Acc {
+    /// A reverse-direction field of a biflow (RFC 5103).
+    #[inline]
+    fn reverse_field(&mut self, id: u16, v: &[u8]) {
+        let r = &mut self.rec;
+        match id {
+            1 | 85 => r.rev_ip_bytes = uint(v),
+            2 | 86 => r.rev_pkts = uint(v),
+            6 => r.rev_tcp_flags = uint(v) as u8,
+            _ => {}
+        }
+    }
+
     #[inline]
     fn field(&mut self, id: u16, v: &[u8]) {
         let r = &mut self.rec;
