@@ -24,7 +24,7 @@ use crate::sink::Sink;
 
 /// Packets per batch handed from the reader to the flow stage: large enough
 /// to amortise the channel, small enough to stay in L2.
-const BATCH: usize = 4096;
+pub(crate) const BATCH: usize = 4096;
 /// Batches in flight between the stages; bounds the memory between them.
 const CHANNEL_DEPTH: usize = 8;
 /// How often (capture time) the decoder expires stale fragment trains.
@@ -51,21 +51,54 @@ pub struct Options {
 /// What travels from the reader to the flow stage: decoded packets and the
 /// metadata seen in some of them (index of its packet; ARP has none).
 #[derive(Default)]
-struct Batch {
-    pkts: Vec<PacketInfo>,
-    meta: Vec<(u32, bool, Meta)>,
+pub(crate) struct Batch {
+    pub(crate) pkts: Vec<PacketInfo>,
+    pub(crate) meta: Vec<(u32, bool, Meta)>,
 }
 
 impl Batch {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Batch {
             pkts: Vec::with_capacity(n),
             meta: Vec::new(),
         }
     }
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.pkts.clear();
         self.meta.clear();
+    }
+}
+
+/// Decodes one frame into `batch`: its `PacketInfo`, and the application
+/// metadata or ARP it carries. Shared by the file reader and the live
+/// capture workers (`run`).
+#[inline]
+pub(crate) fn decode_into(
+    dec: &mut Decoder,
+    linktype: u32,
+    ts: Nanos,
+    orig_len: u32,
+    data: &[u8],
+    batch: &mut Batch,
+) {
+    match dec.decode(linktype, ts, orig_len, data) {
+        Decoded::Ip { info, payload } => {
+            if let Some(m) = vigil_app::inspect(&info, payload) {
+                batch.meta.push((batch.pkts.len() as u32, true, m));
+            }
+            batch.pkts.push(info);
+        }
+        Decoded::Arp(a) => batch.meta.push((
+            batch.pkts.len() as u32,
+            false,
+            Meta::Arp {
+                ts: a.ts,
+                op: a.op,
+                sender: a.sender_ip,
+                target: a.target_ip,
+            },
+        )),
+        _ => {}
     }
 }
 
@@ -191,25 +224,7 @@ fn read_loop(
                 if p.ts > r.last_ts {
                     r.last_ts = p.ts;
                 }
-                match dec.decode(p.linktype, p.ts, p.orig_len, p.data) {
-                    Decoded::Ip { info, payload } => {
-                        if let Some(m) = vigil_app::inspect(&info, payload) {
-                            batch.meta.push((batch.pkts.len() as u32, true, m));
-                        }
-                        batch.pkts.push(info);
-                    }
-                    Decoded::Arp(a) => batch.meta.push((
-                        batch.pkts.len() as u32,
-                        false,
-                        Meta::Arp {
-                            ts: a.ts,
-                            op: a.op,
-                            sender: a.sender_ip,
-                            target: a.target_ip,
-                        },
-                    )),
-                    _ => {}
-                }
+                decode_into(&mut dec, p.linktype, p.ts, p.orig_len, p.data, &mut batch);
                 if batch.pkts.len() == BATCH {
                     match dispatch(batch) {
                         Some(next) => batch = next,
@@ -247,14 +262,15 @@ fn read_loop(
     r
 }
 
-/// The flow table and the detectors: everything after decoding.
-struct FlowStage {
-    evidence: Option<vigil_evidence::EvidenceLog>,
+/// The flow table and the detectors: everything after decoding. Shared by
+/// `analyze` (fed by the file reader) and `run` (fed by live sources).
+pub(crate) struct FlowStage {
+    pub(crate) evidence: Option<vigil_evidence::EvidenceLog>,
     /// The first evidence write error (the run goes on; the exit code says).
     pub evidence_error: Option<String>,
-    table: FlowTable,
-    engine: Engine,
-    correlator: vigil_correlate::Correlator,
+    pub(crate) table: FlowTable,
+    pub(crate) engine: Engine,
+    pub(crate) correlator: vigil_correlate::Correlator,
     ctx: Vec<FlowCtx>,
     alerts: Vec<Emitted>,
     sinks: Vec<Box<dyn Sink>>,
@@ -266,24 +282,56 @@ struct FlowStage {
 
 impl FlowStage {
     fn new(opts: &mut Options) -> anyhow::Result<Self> {
+        Self::build(
+            &opts.home_net,
+            &opts.flow,
+            opts.detect.as_ref(),
+            &opts.correlate,
+            std::mem::take(&mut opts.sinks),
+        )
+    }
+
+    /// # Errors
+    /// A detector configuration the engine refuses.
+    pub(crate) fn build(
+        home_net: &NetSet,
+        flow: &FlowConfig,
+        detect: Option<&DetectConfig>,
+        correlate: &vigil_correlate::CorrelateConfig,
+        sinks: Vec<Box<dyn Sink>>,
+    ) -> anyhow::Result<Self> {
         Ok(FlowStage {
             evidence: None,
             evidence_error: None,
-            table: FlowTable::new(&opts.flow),
-            engine: match &opts.detect {
-                Some(cfg) => Engine::new(cfg, opts.home_net.clone()).map_err(anyhow::Error::msg)?,
-                None => Engine::disabled(opts.home_net.clone()),
+            table: FlowTable::new(flow),
+            engine: match detect {
+                Some(cfg) => Engine::new(cfg, home_net.clone()).map_err(anyhow::Error::msg)?,
+                None => Engine::disabled(home_net.clone()),
             },
-            correlator: vigil_correlate::Correlator::new(&opts.correlate, opts.home_net.clone()),
+            correlator: vigil_correlate::Correlator::new(correlate, home_net.clone()),
             ctx: Vec::with_capacity(BATCH),
             alerts: Vec::new(),
-            sinks: std::mem::take(&mut opts.sinks),
+            sinks,
             now: 0,
             sink_error: None,
         })
     }
 
-    fn process(&mut self, batch: &Batch, eve: &mut EveWriter) {
+    /// Flows from an exporter (NetFlow/IPFIX/sFlow): they bypass the flow
+    /// table and go to EVE, the detectors and the sinks as finished flows.
+    pub(crate) fn export_flows(&mut self, recs: &[FlowRecord], eve: &mut EveWriter) {
+        for r in recs {
+            eve.flow(r);
+            self.engine.flow_export(r);
+            for s in self.sinks.iter_mut() {
+                s.flow(r);
+            }
+            self.now = self.now.max(r.end);
+        }
+        self.write_alerts(eve);
+    }
+
+    pub(crate) fn process(&mut self, batch: &Batch, eve: &mut EveWriter) {
         let engine = &mut self.engine;
         let sinks = &mut self.sinks[..];
         self.table
@@ -345,7 +393,7 @@ impl FlowStage {
         }
     }
 
-    fn finish(&mut self, eve: &mut EveWriter) {
+    pub(crate) fn finish(&mut self, eve: &mut EveWriter) {
         let engine = &mut self.engine;
         let sinks = &mut self.sinks[..];
         self.table.finish(&mut Tee { eve, engine, sinks });

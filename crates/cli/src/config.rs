@@ -15,6 +15,8 @@ pub struct Config {
     pub detect: vigil_detect::DetectConfig,
     /// Alert correlation into incidents (`[correlate]`).
     pub correlate: vigil_correlate::CorrelateConfig,
+    /// The live sensor (`vigil run`): sources and outputs (`[run]`).
+    pub run: crate::run::RunConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

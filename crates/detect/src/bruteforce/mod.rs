@@ -419,6 +419,13 @@ fn login_uri(uri: &str) -> bool {
 }
 
 impl Detector for Bruteforce {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        let c = &cfg.bruteforce;
+        self.window = c.window_secs.max(1) * NANOS_PER_SEC;
+        self.fwindow = c.failure_window_secs.max(1) * NANOS_PER_SEC;
+        self.gwindow = c.generic_window_secs.max(1) * NANOS_PER_SEC;
+        self.cfg = c.clone();
+    }
     fn name(&self) -> &'static str {
         "bruteforce"
     }

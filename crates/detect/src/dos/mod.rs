@@ -510,6 +510,15 @@ impl Dos {
 }
 
 impl Detector for Dos {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        let c = &cfg.dos;
+        self.amp_port.fill(false);
+        for &p in &c.amp_ports {
+            self.amp_port[p as usize] = true;
+        }
+        self.realert = c.realert_secs.saturating_mul(NANOS_PER_SEC);
+        self.cfg = c.clone();
+    }
     fn name(&self) -> &'static str {
         "dos"
     }

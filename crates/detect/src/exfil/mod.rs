@@ -398,6 +398,20 @@ impl Exfil {
 }
 
 impl Detector for Exfil {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        // thresholds and ignore lists; the bucket layout (window_secs,
+        // burst_secs) keeps its running shape
+        let c = &cfg.exfil;
+        self.ignore_src = parse_addrs(&c.ignore_src);
+        self.ignore_dst = parse_addrs(&c.ignore_dst);
+        let (w, b, m) = (
+            self.cfg.window_secs,
+            self.cfg.burst_secs,
+            self.cfg.baseline_minutes,
+        );
+        self.cfg = c.clone();
+        (self.cfg.window_secs, self.cfg.burst_secs, self.cfg.baseline_minutes) = (w, b, m);
+    }
     fn name(&self) -> &'static str {
         "exfil"
     }

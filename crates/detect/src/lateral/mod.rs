@@ -312,6 +312,14 @@ impl Lateral {
 }
 
 impl Detector for Lateral {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        let c = &cfg.lateral;
+        if let Ok(allow) = NetSet::parse(&c.allow_sources) {
+            self.allow = allow;
+        }
+        self.window = c.window_secs.max(1) * NANOS_PER_SEC;
+        self.cfg = c.clone();
+    }
     fn name(&self) -> &'static str {
         "lateral"
     }

@@ -292,6 +292,12 @@ impl Scan {
 }
 
 impl Detector for Scan {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        let c = &cfg.scan;
+        self.idle = c.idle_secs.saturating_mul(NANOS_PER_SEC);
+        self.threshold = c.prefilter.max(1);
+        self.cfg = c.clone();
+    }
     fn name(&self) -> &'static str {
         "scan"
     }
