@@ -10,6 +10,10 @@ need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 # headless Chromium renders the HTML report (store_report.rs)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# vigil run's namespace tests (crates/cli/tests/live.rs): replay and a real exporter
+command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
+command -v softflowd >/dev/null 2>&1 || need+=(softflowd)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
