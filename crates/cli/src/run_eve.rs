@@ -116,24 +116,25 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("eve.json");
         let mut f = RotatingFile::open(&p, 100, 2).unwrap();
-        for i in 0..20 {
+        for i in 0..30 {
             f.write_all(format!("{{\"line\":{i:04}}}\n").as_bytes())
                 .unwrap();
         }
         f.flush().unwrap();
-        // 15-byte lines, 6 per 100-byte file
+        // 14-byte lines, 7 per 100-byte file: 0-6, 7-13, 14-20, 21-27, 28-29
         let cur = std::fs::read_to_string(&p).unwrap();
         let one = std::fs::read_to_string(dir.join("eve.json.1")).unwrap();
         let two = std::fs::read_to_string(dir.join("eve.json.2")).unwrap();
         assert!(!dir.join("eve.json.3").exists());
         assert!(cur.len() <= 100 && one.len() <= 100 && two.len() <= 100);
-        assert!(cur.ends_with("{\"line\":0019}\n"), "{cur}");
+        assert!(cur.ends_with("{\"line\":0029}\n"), "{cur}");
         let all = two + &one + &cur;
         let lines: Vec<&str> = all.lines().collect();
-        // the newest 18 lines, in order, none split
-        assert_eq!(lines.len(), 18);
-        assert_eq!(lines[0], "{\"line\":0002}");
-        assert_eq!(f.rotations.load(Ordering::Relaxed), 3);
+        // the newest 16 lines (two rotated files and the current one), in
+        // order, none split
+        assert_eq!(lines.len(), 16);
+        assert_eq!(lines[0], "{\"line\":0014}");
+        assert_eq!(f.rotations.load(Ordering::Relaxed), 4);
         // reopen after an external move (logrotate)
         std::fs::rename(&p, dir.join("moved")).unwrap();
         f.reopen.store(true, Ordering::Relaxed);
