@@ -754,3 +754,19 @@ fn stats_event(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dist_example_config_parses() {
+        let c: Config = toml::from_str(include_str!("../../../dist/vigil.toml")).unwrap();
+        assert_eq!(c.run.af_packet[0].interface, "eth0");
+        assert_eq!(c.run.af_packet[0].workers, 2);
+        assert_eq!(c.run.netflow[0].bind, "0.0.0.0:2055");
+        assert_eq!(c.run.sflow[0].bind, "0.0.0.0:6343");
+        assert_eq!(c.run.metrics.as_deref(), Some("127.0.0.1:9110"));
+        assert!(toml::from_str::<Config>("[[run.af_packet]]\ninterfce = \"x\"\n").is_err());
+    }
+}
