@@ -16,7 +16,9 @@ const T0: u64 = 1_700_000_000 * NANOS_PER_SEC;
 
 /// Serves HTTP on 127.0.0.1: answers 503 to the first `fail` requests,
 /// then 200; records (time, body) of each.
-fn listener(fail: usize) -> (String, Arc<Mutex<Vec<(Instant, String)>>>) {
+type Seen = Arc<Mutex<Vec<(Instant, String)>>>;
+
+fn listener(fail: usize) -> (String, Seen) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
