@@ -425,7 +425,7 @@ impl SamplingAcc {
         let r = match self.space {
             // samplingPacketInterval packets taken out of every
             // interval + space
-            Some(s) if i > 0 => (i + s) / i,
+            Some(s) if i > 0 => i.saturating_add(s) / i,
             _ => i,
         };
         (r > 0).then_some(r.min(u32::MAX as u64) as u32)
@@ -535,8 +535,8 @@ impl Acc {
             22 => self.up_start = Some(uint(v) as u32),
             21 => self.up_end = Some(uint(v) as u32),
             160 => self.sys_init_ms = Some(uint(v)),
-            150 => r.start = Some(uint(v) * NANOS_PER_SEC),
-            151 => r.end = Some(uint(v) * NANOS_PER_SEC),
+            150 => r.start = Some(uint(v).saturating_mul(NANOS_PER_SEC)),
+            151 => r.end = Some(uint(v).saturating_mul(NANOS_PER_SEC)),
             152 => r.start = Some(uint(v).saturating_mul(1_000_000)),
             153 => r.end = Some(uint(v).saturating_mul(1_000_000)),
             154 | 156 => {
