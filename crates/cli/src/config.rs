@@ -17,6 +17,9 @@ pub struct Config {
     pub correlate: vigil_correlate::CorrelateConfig,
     /// The live sensor (`vigil run`): sources and outputs (`[run]`).
     pub run: crate::run::RunConfig,
+    /// Automatic mitigation of floods (`[mitigate]`): off and dry-run by
+    /// default.
+    pub mitigate: vigil_mitigate::MitigateConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

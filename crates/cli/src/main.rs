@@ -11,6 +11,7 @@ mod analyze;
 mod config;
 mod eve;
 mod metrics;
+mod mitigate_sink;
 mod excerpt;
 mod query;
 mod report;
@@ -66,6 +67,8 @@ enum Command {
     /// (NetFlow/IPFIX/sFlow) into flows, alerts and incidents until SIGTERM.
     /// SIGHUP reloads detector settings and reopens EVE.
     Run(run::RunArgs),
+    /// Active mitigations (`[mitigate]`): list them, or withdraw one now.
+    Mitigations(mitigate_sink::MitigationsArgs),
     /// Configuration helpers.
     Config {
         /// Print every setting with its default, as TOML.
@@ -245,6 +248,11 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             Err(e) => return fail(1, e),
         }
     }
+    match mitigate_sink::MitigateSink::from_config(&cfg.mitigate) {
+        Ok(Some(s)) => opts.sinks.push(Box::new(s)),
+        Ok(None) => {}
+        Err(e) => return fail(1, format!("[mitigate]: {e:#}")),
+    }
     let captures = opts.captures.clone();
     match analyze::run(opts, source) {
         Ok(mut o) => {
@@ -288,7 +296,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Sim(a) => sim(a),
-        Command::Run(a) => match run::run(a, Vec::new()) {
+        Command::Mitigations(a) => match mitigate_sink::command(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, format!("mitigations: {e:#}")),
+        },
+        Command::Run(a) => match mitigate_sink::run_sinks(&a.config).and_then(|s| run::run(a, s)) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(1, format!("{e:#}")),
         },

@@ -98,6 +98,12 @@ impl Mitigations {
         })
     }
 
+    /// Sets the time events are stamped with (a command run outside a
+    /// capture: the wall clock), without expiring anything.
+    pub fn set_now(&mut self, now: Nanos) {
+        self.now = now;
+    }
+
     pub fn counters(&self) -> Counters {
         self.planner.counters
     }
