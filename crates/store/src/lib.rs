@@ -85,7 +85,6 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX flows_src ON flows(src_ip, start_ns);
     CREATE INDEX flows_dest ON flows(dest_ip, start_ns);
-    CREATE INDEX flows_flow_id ON flows(flow_id);
     CREATE TABLE aggregates (
         id INTEGER PRIMARY KEY,
         run_id INTEGER NOT NULL REFERENCES runs(id),
