@@ -73,6 +73,8 @@ pub struct RunConfig {
     pub eve_keep: usize,
     /// Tamper-evident evidence log of every alert and incident.
     pub evidence: Option<PathBuf>,
+    /// SQLite store (`vigil query`, `vigil report`): one run per start.
+    pub store: Option<PathBuf>,
     /// Address of the Prometheus `/metrics` and `/healthz` endpoint, e.g.
     /// "127.0.0.1:9110"; none when unset.
     pub metrics: Option<String>,
@@ -99,6 +101,7 @@ impl Default for RunConfig {
             eve_max_size: "100MiB".into(),
             eve_keep: 5,
             evidence: None,
+            store: None,
             metrics: None,
             log_format: "text".into(),
             log_level: "info".into(),
@@ -451,6 +454,23 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
     };
     let mut eve = EveWriter::new(out);
     sinks.insert(0, Box::new(MetricsSink(metrics.clone())));
+    if let Some(path) = &rc.store {
+        let inputs = rc
+            .af_packet
+            .iter()
+            .map(|a| format!("af_packet:{}", a.interface))
+            .chain(rc.netflow.iter().map(|c| format!("netflow:{}", c.bind)))
+            .chain(rc.sflow.iter().map(|c| format!("sflow:{}", c.bind)))
+            .collect();
+        let info = vigil_store::RunInfo {
+            command: "run".into(),
+            inputs,
+            home_net: home_net.iter().map(|(a, l)| format!("{a}/{l}")).collect(),
+        };
+        let (sink, id) = crate::store_sink::StoreSink::open(path, &info)?;
+        tracing::info!(store = %path.display(), run = id, "store");
+        sinks.push(Box::new(sink));
+    }
     let mut stage = FlowStage::build(&home_net, &flow, Some(&cfg.detect), &cfg.correlate, sinks)?;
     if let Some(path) = &rc.evidence {
         let (log, report) = vigil_evidence::EvidenceLog::open(

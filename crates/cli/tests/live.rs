@@ -93,8 +93,12 @@ impl Net {
             &n.send_if, "netns", &n.wire,
         ]);
         // captures hold frames up to 9 KB (offloaded segments): let them pass
-        sh(&["ip", "-n", &n.sensor, "link", "set", &n.cap_if, "mtu", "9000", "up"]);
-        sh(&["ip", "-n", &n.wire, "link", "set", &n.send_if, "mtu", "9000", "up"]);
+        sh(&[
+            "ip", "-n", &n.sensor, "link", "set", &n.cap_if, "mtu", "9000", "up",
+        ]);
+        sh(&[
+            "ip", "-n", &n.wire, "link", "set", &n.send_if, "mtu", "9000", "up",
+        ]);
         n
     }
 
@@ -308,9 +312,10 @@ fn live_af_packet_alerts_match_analyze() {
         &cfg,
         format!(
             "home_net = [\"192.168.0.0/16\", \"147.32.80.0/24\"]\n\
-             [run]\neve = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 0\n\
+             [run]\neve = \"{}\"\nstore = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 0\n\
              [[run.af_packet]]\ninterface = \"{}\"\nworkers = 2\nblock_size = \"256KiB\"\nblock_count = 16\n",
             dir.join("eve.json").display(),
+            dir.join("vigil.db").display(),
             net.cap_if
         ),
     )
@@ -367,6 +372,20 @@ fn live_af_packet_alerts_match_analyze() {
     // flows were ended and written at shutdown
     let flows = live.iter().filter(|e| e["event_type"] == "flow").count();
     assert!(flows > 10, "{flows} flows");
+    // and the store holds the run's alerts
+    let q = Command::new(VIGIL)
+        .args(["query", "alerts", "--store"])
+        .arg(dir.join("vigil.db"))
+        .output()
+        .unwrap();
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    let table = String::from_utf8_lossy(&q.stdout);
+    for (cat, src, _) in &want {
+        assert!(
+            table.contains(cat.as_str()) && table.contains(src.as_str()),
+            "store lacks {cat} {src}:\n{table}"
+        );
+    }
 }
 
 /// SIGHUP reloads thresholds into the running detectors and keeps their
