@@ -277,12 +277,7 @@ impl Mitigations {
                 let ts = self.now;
                 out.push(Event {
                     ts,
-                    json: json!({
-                        "timestamp": format_eve_ts(ts),
-                        "event_type": "mitigation",
-                        "mitigation": { "action": "failed", "error": e.to_string() }
-                    })
-                    .to_string(),
+                    json: line(ts, &json!({ "action": "failed", "error": e.to_string() })),
                 });
             }
         }
@@ -429,31 +424,31 @@ impl Mitigations {
         if let Some(e) = error {
             o.insert("error".into(), json!(e));
         }
-        let ev: Value = json!({
-            "timestamp": format_eve_ts(ts),
-            "event_type": "mitigation",
-            "mitigation": m,
-        });
-        let line = ev.to_string();
+        let text = line(ts, &m);
         if !self.cfg.dry_run {
             for n in self.backends.iter_mut().filter(|b| b.notifier()) {
-                if let Err(e) = n.notify(&line) {
+                if let Err(e) = n.notify(&text) {
                     self.failed += 1;
+                    let m = json!({
+                        "action": "failed", "backend": n.backend().slug(),
+                        "id": a.id, "reason": "notify", "error": e.to_string()
+                    });
                     out.push(Event {
                         ts,
-                        json: json!({
-                            "timestamp": format_eve_ts(ts),
-                            "event_type": "mitigation",
-                            "mitigation": {
-                                "action": "failed", "backend": n.backend().slug(),
-                                "id": a.id, "reason": "notify", "error": e.to_string()
-                            }
-                        })
-                        .to_string(),
+                        json: line(ts, &m),
                     });
                 }
             }
         }
-        out.push(Event { ts, json: line });
+        out.push(Event { ts, json: text });
     }
+}
+
+/// An EVE line: `timestamp` and `event_type` first, as Suricata writes them.
+fn line(ts: Nanos, m: &Value) -> String {
+    format!(
+        "{{\"timestamp\":\"{}\",\"event_type\":\"mitigation\",\"mitigation\":{}}}",
+        format_eve_ts(ts),
+        m
+    )
 }
