@@ -14,6 +14,11 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
 command -v softflowd >/dev/null 2>&1 || need+=(softflowd)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# mitigation's namespace tests (crates/mitigate/tests, crates/cli/tests/mitigate.rs):
+# nftables rules, a real BGP speaker pair, a flood sender
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
+command -v hping3 >/dev/null 2>&1 || need+=(hping3)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
