@@ -28,6 +28,12 @@
 //! `samplingPacketSpace` 306) wins; else the rate announced by the exporter's
 //! options data for that domain (one rate per exporter and domain: sampler
 //! ids are not tracked); else `default_sampling`.
+//!
+//! **IPFIX times**: absolute fields (150-157) as they are; `flowStart/End
+//! DeltaMicroseconds` (158/159) back from the export time; `flowStart/End
+//! SysUpTime` (22/21) from `systemInitTimeMilliseconds` (160), taken from
+//! the record or else from the domain's options data (softflowd's way).
+//! A record with no usable time gets the export time.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -78,10 +84,21 @@ struct Template {
 
 type Key = (SocketAddr, u32, u16, Version);
 
-/// Template and sampling-rate caches, both bounded.
+/// What an exporter's options data said about one domain.
+#[derive(Clone, Copy, Debug, Default)]
+struct Domain {
+    /// Sampling rate (34/50/305+306).
+    rate: Option<u32>,
+    /// `systemInitTimeMilliseconds` (160): the epoch of IPFIX
+    /// `flowStart/EndSysUpTime` (22/21) when data records do not carry it
+    /// (softflowd puts it in an options record).
+    sys_init_ms: Option<u64>,
+}
+
+/// Template and per-domain caches, both bounded.
 pub(crate) struct Cache {
     templates: LruCache<Key, Template>,
-    sampling: LruCache<(SocketAddr, u32, Version), u32>,
+    domains: LruCache<(SocketAddr, u32, Version), Domain>,
 }
 
 impl Cache {
@@ -89,7 +106,7 @@ impl Cache {
         let cap = NonZeroUsize::new(max_templates.max(1)).unwrap_or(NonZeroUsize::MIN);
         Cache {
             templates: LruCache::new(cap),
-            sampling: LruCache::new(cap),
+            domains: LruCache::new(cap),
         }
     }
     pub(crate) fn len(&self) -> usize {
@@ -218,15 +235,23 @@ pub(crate) fn parse(
                 stats.malformed.bad_record += 1;
                 break;
             };
-            let mut rate = None;
+            let (mut rate, mut init) = (None, None);
             walk(t, &b[off..off + n], hdr, &mut |f, v| {
                 if !f.scope && !f.enterprise && !f.reverse {
                     sampling_field(f.id, v, &mut rate);
+                    if f.id == 160 {
+                        init = Some(uint(v));
+                    }
                 }
             });
             stats.options_records += 1;
-            if let Some(r) = rate.and_then(SamplingAcc::rate) {
-                cache.sampling.put((exporter, hdr.domain, version), r);
+            let rate = rate.and_then(SamplingAcc::rate);
+            if rate.is_some() || init.is_some() {
+                let dk = (exporter, hdr.domain, version);
+                let mut dom = cache.domains.get(&dk).copied().unwrap_or_default();
+                dom.rate = rate.or(dom.rate);
+                dom.sys_init_ms = init.or(dom.sys_init_ms);
+                cache.domains.put(dk, dom);
             }
             off += n;
         }
@@ -245,10 +270,11 @@ pub(crate) fn parse(
         if t.options {
             continue;
         }
-        let domain_rate = cache
-            .sampling
+        let dom = cache
+            .domains
             .peek(&(exporter, hdr.domain, version))
-            .copied();
+            .copied()
+            .unwrap_or_default();
         let mut off = 0;
         while b.len() - off >= t.min_len.max(1) {
             let mut acc = Acc::default();
@@ -263,9 +289,9 @@ pub(crate) fn parse(
                 break;
             };
             off += n;
-            match acc.finish(hdr) {
+            match acc.finish(hdr, dom.sys_init_ms) {
                 Some(rec) => {
-                    let rate = rec.sampling.or(domain_rate).unwrap_or(default_sampling);
+                    let rate = rec.sampling.or(dom.rate).unwrap_or(default_sampling);
                     out.push(rec.into_flow(exporter, rate, hdr.export_ns));
                     stats.records += 1;
                 }
@@ -557,7 +583,8 @@ impl Acc {
     }
 
     /// The record, or `None` without both addresses.
-    fn finish(mut self, hdr: Hdr) -> Option<Rec> {
+    /// `sys_init_ms`: the domain's system init time from options data.
+    fn finish(mut self, hdr: Hdr, sys_init_ms: Option<u64>) -> Option<Rec> {
         if !(self.src && self.dst) {
             return None;
         }
@@ -577,7 +604,7 @@ impl Acc {
                 }
             }
             Version::Ipfix => {
-                if let Some(init) = self.sys_init_ms {
+                if let Some(init) = self.sys_init_ms.or(sys_init_ms) {
                     if r.start.is_none() {
                         r.start = self.up_start.map(|t| ms(init.saturating_add(t as u64)));
                     }

@@ -2,6 +2,8 @@
 //! datagrams out of a capture with vigil's own readers, running tshark.
 #![allow(dead_code)]
 
+pub mod softflowd;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
