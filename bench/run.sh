@@ -6,7 +6,8 @@
 #
 # Environment:
 #   REPS=N               repetitions per tool, interleaved (default 1)
-#   TOOLS="..."          subset of: cat vigil softflowd nfpcapd (default: all four)
+#   TOOLS="..."          subset of: cat vigil vigil1 vigilcore vigilstore softflowd nfpcapd
+#                        (default: all but vigilstore)
 #   SOFTFLOWD_MAX_FLOWS  softflowd -m (default 8192, softflowd's own default)
 #   PORT=N               UDP port on 127.0.0.1 for softflowd -> nfcapd (default 29995)
 #   NFCAPD_BUF=BYTES     nfcapd socket buffer, -B (default 67108864)
@@ -52,7 +53,7 @@ nfcapd_buf=${NFCAPD_BUF:-67108864}
 vigil=${VIGIL:-$root/target/release/vigil}
 case "$reps" in ''|*[!0-9]*|0) echo "run.sh: REPS must be a positive integer" >&2; exit 2 ;; esac
 for t in $tools; do
-  case "$t" in cat|vigil|vigil1|vigilcore|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
+  case "$t" in cat|vigil|vigil1|vigilcore|vigilstore|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
 done
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -94,7 +95,7 @@ for c in "${captures[@]}"; do
 done
 
 # ---------------------------------------------------------------- vigil build
-if has vigil || has vigil1 || has vigilcore; then
+if has vigil || has vigil1 || has vigilcore || has vigilstore; then
   if [ "$build" = 1 ]; then
     log "building vigil: cargo build --release -p vigil-cli"
     if ! (cd "$root" && cargo build --release -p vigil-cli); then
@@ -102,9 +103,9 @@ if has vigil || has vigil1 || has vigilcore; then
     fi
   fi
   if [ ! -x "$vigil" ]; then
-    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore
+    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilstore
   elif ! "$vigil" analyze --help >/dev/null 2>&1; then
-    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore
+    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilstore
   fi
 fi
 [ -n "${tools// /}" ] || { echo "run.sh: no tool left to run" >&2; exit 1; }
@@ -204,6 +205,12 @@ run_vigilcore() {
     > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
 }
 
+# vigil with the SQLite store (and, if there are incidents, the excerpt pass)
+run_vigilstore() {
+  timed "$1" "$vigil" analyze "$2" --home-net 10.0.0.0/8 --eve "$1/eve.jsonl" --store "$1/vigil.db" \
+    > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
+}
+
 run_nfpcapd() {
   mkdir -p "$1/flows"
   timed "$1" nfpcapd -r "$2" -w "$1/flows" > "$1/nfpcapd.log" 2>&1 < /dev/null
@@ -252,7 +259,7 @@ record() { # record TOOL CAPTURE REP DIR
   local st; st=$(cat "$4/exit_status")
   local line; line=$(tail -1 "$runs" | python3 "$here/report.py" line)
   log "$2 rep $3 $1: $line$([ "$st" = 0 ] || echo " (EXIT STATUS $st)")"
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$4/flows" "$4/eve.jsonl"; fi
+  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$4/flows" "$4/eve.jsonl" "$4"/vigil.db*; fi
 }
 
 log "tools: $tools; captures: ${captures[*]}; REPS=$reps; work dir $work"
