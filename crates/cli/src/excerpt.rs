@@ -18,10 +18,9 @@
 //!   frame (the one that completed it).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufWriter, Read};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use vigil_core::{Addr, Category, Meta, Nanos, NANOS_PER_SEC};
 use vigil_correlate::Incident;
 use vigil_wire::{Decoded, Decoder, DecoderConfig};
@@ -106,20 +105,6 @@ impl Work {
         }
         false
     }
-}
-
-fn sha256_file(p: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(p)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Writes one pcapng file per incident into `dir` (created if missing).
@@ -251,7 +236,7 @@ pub fn write(
         out.push(Excerpt {
             incident: w.incident,
             ts: w.first,
-            sha256: sha256_file(&w.path)
+            sha256: crate::verify::sha256(&w.path)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", w.path.display()))?,
             path: w.path,
             packets,

@@ -116,7 +116,8 @@ fn resolve(log: &Path, file: &str) -> PathBuf {
     log.parent().map_or(p.clone(), |d| d.join(&p))
 }
 
-fn sha256(p: &Path) -> std::io::Result<String> {
+/// SHA-256 of a file's bytes, lowercase hex.
+pub fn sha256(p: &Path) -> std::io::Result<String> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut f = std::fs::File::open(p)?;
