@@ -34,7 +34,7 @@ pub struct QueryArgs {
     pub store: PathBuf,
     /// An address on either side (alerts, flows) or among an incident's
     /// hosts and attackers.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_ip)]
     pub ip: Option<String>,
     /// From this capture time: RFC 3339 (2024-05-01T10:00:00Z) or Unix
     /// seconds.
@@ -57,6 +57,14 @@ pub struct QueryArgs {
     pub limit: Option<u64>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+}
+
+/// An address as the store writes it (so `2001:DB8::01` finds `2001:db8::1`).
+fn parse_ip(s: &str) -> Result<String, String> {
+    s.trim()
+        .parse::<std::net::IpAddr>()
+        .map(|a| a.to_string())
+        .map_err(|_| format!("{s:?}: not an IP address"))
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
