@@ -57,6 +57,15 @@ pub trait Detector: Send {
     fn on_meta(&mut self, _c: Option<&Ctx>, _m: &Meta, _home: &NetSet, _out: &mut Out) {}
     /// A finished flow (its whole totals).
     fn on_flow_end(&mut self, _r: &FlowRecord, _home: &NetSet, _out: &mut Out) {}
+    /// A flow record from a flow exporter (NetFlow/IPFIX/sFlow), not from
+    /// vigil's own flow table: no packet of it was seen. Counts are already
+    /// scaled by the sampling rate; most records are one direction only
+    /// (`toclient` is zero unless the exporter sends biflows). Detectors
+    /// that work from packets implement this to feed the same state from
+    /// the record; the default treats it as a finished flow.
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        self.on_flow_end(r, home, out)
+    }
     /// Once per second of capture time (`now` is the current capture time).
     fn on_tick(&mut self, _now: Nanos, _out: &mut Out) {}
     /// The input ended.
@@ -356,8 +365,23 @@ impl Engine {
     /// A flow that came from a flow exporter (NetFlow/IPFIX/sFlow), not from
     /// vigil's own flow table. Its counts are already scaled by the sampling
     /// rate.
+    ///
+    /// Capture time advances to the record's end (records arrive after the
+    /// flow, so this lags the traffic by the exporter's timeouts).
     pub fn flow_export(&mut self, r: &FlowRecord) {
-        self.flow_end(r);
+        self.advance(r.end.max(r.start));
+        let home = std::mem::take(&mut self.home);
+        let mut pending = std::mem::take(&mut self.pending);
+        let inside = if home.contains(r.client) {
+            r.client
+        } else {
+            r.server
+        };
+        for d in self.set_for(Some(inside)).iter_mut() {
+            d.on_flow_export(r, &home, &mut pending);
+        }
+        self.home = home;
+        self.pending = pending;
     }
 
     /// New detector settings for a running engine (SIGHUP): every detector
@@ -378,7 +402,11 @@ impl Engine {
             return Err("detectors enabled or disabled: restart to apply".into());
         }
         for (i, (_, set)) in self.sets.iter_mut().enumerate() {
-            let c = if i < last { cfg.overrides[i].apply(cfg) } else { cfg.clone() };
+            let c = if i < last {
+                cfg.overrides[i].apply(cfg)
+            } else {
+                cfg.clone()
+            };
             for d in set.iter_mut() {
                 d.reconfigure(&c);
             }

@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 use vigil_core::{
-    proto, tcp_flags as tf, Addr, Alert, Category, Meta, Nanos, NetSet, NANOS_PER_SEC,
+    proto, tcp_flags as tf, Addr, Alert, Category, FlowRecord, Meta, Nanos, NetSet, NANOS_PER_SEC,
 };
 
 use crate::sketch::{hash_addr, hash_addr_tag, mix64, Bitmap, CountMin, FastBuild, FastMap};
@@ -82,6 +82,19 @@ impl Default for Config {
             idle_secs: 300,
         }
     }
+}
+
+/// One probe-like attempt.
+#[derive(Clone, Copy)]
+struct Probe {
+    src: Addr,
+    dst: Addr,
+    proto: u8,
+    dport: u16,
+    ts: Nanos,
+    flow_id: u64,
+    /// An ICMP echo request (else TCP/UDP).
+    echo: bool,
 }
 
 #[derive(Default)]
@@ -275,6 +288,65 @@ impl Scan {
         out.push(a);
     }
 
+    /// One probe-like attempt from `pr.src` (a packet, or an exported
+    /// flow record): the pre-filter, then the source's exact counts.
+    fn probe(&mut self, pr: Probe, out: &mut Out) {
+        let h = hash_addr(&pr.src);
+        let known = if self.gate.contains(h) {
+            self.srcs.get_mut(&pr.src)
+        } else {
+            None
+        };
+        let s = match known {
+            Some(s) => s,
+            None => {
+                let slot = hash_addr_tag(&pr.dst, ((pr.proto as u64) << 16) | pr.dport as u64)
+                    as usize
+                    % TARGET_SLOTS;
+                let hits = &mut self.target_hits[slot];
+                *hits = hits.saturating_add(1);
+                if *hits > HOT_TARGET {
+                    return;
+                }
+                if self.cms.add(h) < self.threshold {
+                    return;
+                }
+                self.promoted += 1;
+                if self.srcs.len() >= self.cfg.max_sources {
+                    self.make_room();
+                }
+                self.gate.insert(h);
+                self.srcs.entry(pr.src).or_insert_with(|| Src {
+                    first: pr.ts,
+                    ..Default::default()
+                })
+            }
+        };
+        s.probes += 1;
+        s.last = pr.ts;
+        s.last_dst = pr.dst;
+        if pr.echo {
+            if s.echo_hosts.insert(hash_addr(&pr.dst)) && !s.alerted {
+                Self::judge(&self.cfg, pr.src, s, pr.ts, out);
+            }
+            return;
+        }
+        s.proto_mask |= if pr.proto == proto::TCP { 1 } else { 2 };
+        s.last_port = pr.dport;
+        let th = hash_addr_tag(&pr.dst, ((pr.proto as u64) << 16) | pr.dport as u64);
+        if s.targets.insert(th) {
+            s.hosts.insert(hash_addr(&pr.dst));
+            s.ports
+                .insert(mix64(((pr.proto as u64) << 16) | pr.dport as u64));
+            if s.flow_ids.len() < 8 {
+                s.flow_ids.push(pr.flow_id);
+            }
+            if !s.alerted {
+                Self::judge(&self.cfg, pr.src, s, pr.ts, out);
+            }
+        }
+    }
+
     /// Credits a success (an answer) to the client `client`, if tracked.
     #[inline]
     fn success(&mut self, client: &Addr, echo: bool) {
@@ -354,59 +426,83 @@ impl Detector for Scan {
         if !probe {
             return;
         }
-        let h = hash_addr(&p.src);
-        let known = if self.gate.contains(h) {
-            self.srcs.get_mut(&p.src)
-        } else {
-            None
+        self.probe(
+            Probe {
+                src: p.src,
+                dst: p.dst,
+                proto: p.proto,
+                dport: p.dport,
+                ts: p.ts,
+                flow_id: f.flow_id,
+                echo,
+            },
+            out,
+        );
+    }
+
+    /// An exported flow record is one attempt from its source when it looks
+    /// like the packet path's probe: TCP with a SYN (unless it is a server's
+    /// SYN-ACK: from a service port below 1024 to a higher port) or a bare
+    /// FIN/NULL/Xmas probe; UDP not from a service port to a higher port; an
+    /// ICMP echo request. A TCP attempt whose flags also hold an ACK
+    /// completed its handshake (a success, as the packet path's third
+    /// packet); an answer record (UDP from a service port, echo reply)
+    /// credits a success to its destination; a biflow's reverse packets
+    /// answer its own attempt. Answers exported before their attempt are
+    /// lost (the source has no state yet): order is the exporter's.
+    fn on_flow_export(&mut self, r: &FlowRecord, _home: &NetSet, out: &mut Out) {
+        let mut pr = Probe {
+            src: r.client,
+            dst: r.server,
+            proto: r.proto,
+            dport: r.sport,
+            ts: r.start,
+            flow_id: r.flow_id,
+            echo: false,
         };
-        let s = match known {
-            Some(s) => s,
-            None => {
-                let slot = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64)
-                    as usize
-                    % TARGET_SLOTS;
-                let hits = &mut self.target_hits[slot];
-                *hits = hits.saturating_add(1);
-                if *hits > HOT_TARGET {
-                    return;
+        let answered = r.toclient.pkts > 0;
+        let from_service = r.cport < 1024 && r.cport < r.sport;
+        match r.proto {
+            proto::TCP => {
+                let f = r.toserver.tcp_flags;
+                let synack = f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK;
+                let attempt = (f & tf::SYN != 0 && !(synack && from_service))
+                    || (f & (tf::ACK | tf::RST) == 0
+                        && (f & (tf::FIN | tf::PSH | tf::URG) != 0 || f == 0));
+                if attempt {
+                    self.probe(pr, out);
+                    if synack {
+                        self.success(&r.client, false);
+                    }
                 }
-                if self.cms.add(h) < self.threshold {
-                    return;
+            }
+            proto::UDP => {
+                if from_service {
+                    self.success(&r.server, false);
+                } else {
+                    self.probe(pr, out);
+                    if answered {
+                        self.success(&r.client, false);
+                    }
                 }
-                self.promoted += 1;
-                if self.srcs.len() >= self.cfg.max_sources {
-                    self.make_room();
+            }
+            proto::ICMP | proto::ICMPV6 => {
+                let (req, rep) = if r.proto == proto::ICMP {
+                    (8, 0)
+                } else {
+                    (128, 129)
+                };
+                if r.icmp_type == req {
+                    pr.echo = true;
+                    self.probe(pr, out);
+                    if answered {
+                        self.success(&r.client, true);
+                    }
+                } else if r.icmp_type == rep {
+                    self.success(&r.server, true);
                 }
-                self.gate.insert(h);
-                self.srcs.entry(p.src).or_insert_with(|| Src {
-                    first: p.ts,
-                    ..Default::default()
-                })
             }
-        };
-        s.probes += 1;
-        s.last = p.ts;
-        s.last_dst = p.dst;
-        if echo {
-            if s.echo_hosts.insert(hash_addr(&p.dst)) && !s.alerted {
-                Self::judge(&self.cfg, p.src, s, p.ts, out);
-            }
-            return;
-        }
-        s.proto_mask |= if p.proto == proto::TCP { 1 } else { 2 };
-        s.last_port = p.dport;
-        let th = hash_addr_tag(&p.dst, ((p.proto as u64) << 16) | p.dport as u64);
-        if s.targets.insert(th) {
-            s.hosts.insert(hash_addr(&p.dst));
-            s.ports
-                .insert(mix64(((p.proto as u64) << 16) | p.dport as u64));
-            if s.flow_ids.len() < 8 {
-                s.flow_ids.push(f.flow_id);
-            }
-            if !s.alerted {
-                Self::judge(&self.cfg, p.src, s, p.ts, out);
-            }
+            _ => {}
         }
     }
 
