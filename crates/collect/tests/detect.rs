@@ -110,7 +110,7 @@ fn export_path(capture: &Path, home: &NetSet, version: &str) -> Vec<Emitted> {
     out
 }
 
-fn same_scan_alert(capture: &str) {
+fn same_alert(capture: &str) {
     if !common::have("softflowd") || !common::have("softflowctl") {
         eprintln!("SKIP: softflowd not installed (apt-get install softflowd)");
         return;
@@ -119,10 +119,9 @@ fn same_scan_alert(capture: &str) {
     let t = truth(&path);
     let packets = keys(&packet_path(&path, &t.home));
     for (cat, src) in &t.events {
-        assert_eq!(cat, "scan");
         let want = packets
             .iter()
-            .find(|k| k.0 == Category::Scan && k.1 == *src)
+            .find(|k| k.0.slug() == cat && k.1 == *src)
             .unwrap_or_else(|| panic!("packet path missed {src}: {packets:?}"));
         for v in ["9", "10"] {
             let flows = keys(&export_path(&path, &t.home, v));
@@ -143,15 +142,25 @@ fn same_scan_alert(capture: &str) {
 
 #[test]
 fn exported_syn_port_scan_alerts_like_packets() {
-    same_scan_alert("scan/chrissanders_synscan.pcapng");
+    same_alert("scan/chrissanders_synscan.pcapng");
 }
 
 #[test]
 fn exported_syn_sweep_alerts_like_packets() {
-    same_scan_alert("scan/pcaphunt_hs-tcp_synPingSweepRand.pcapng");
+    same_alert("scan/pcaphunt_hs-tcp_synPingSweepRand.pcapng");
 }
 
 #[test]
 fn exported_udp_port_scan_alerts_like_packets() {
-    same_scan_alert("scan/pcaphunt_ps-udp.pcap");
+    same_alert("scan/pcaphunt_ps-udp.pcap");
+}
+
+#[test]
+fn exported_ssh_bruteforce_alerts_like_packets() {
+    same_alert("bruteforce/zeek_sshguess.pcap");
+}
+
+#[test]
+fn exported_ftp_bruteforce_alerts_like_packets() {
+    same_alert("bruteforce/zeek_ftp_bruteforce.pcap");
 }

@@ -544,6 +544,49 @@ impl Detector for Bruteforce {
         }
     }
 
+    /// An exported record of a client's TCP connection to a login service
+    /// is one session, judged like the packet path's: short and small. The
+    /// client's record is the one holding its SYN; an ACK in it means the
+    /// handshake completed (the server answered). Without a biflow the
+    /// server's bytes are unknown: they count as 1 (it answered), so the
+    /// session's size is the client's payload (estimated from IP bytes, see
+    /// vigil-collect). Other records take the generic rule of
+    /// `on_flow_end`.
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        let svc = (r.proto == proto::TCP)
+            .then(|| Svc::of_tcp_port(r.sport))
+            .flatten()
+            .filter(|s| matches!(s.floor(), Floor::Normal | Floor::Busy));
+        let Some(svc) = svc else {
+            return self.on_flow_end(r, home, out);
+        };
+        let f = r.toserver.tcp_flags;
+        if f & tcp_flags::SYN == 0 || f & tcp_flags::ACK == 0 {
+            return;
+        }
+        let c2s = r.toserver.payload_bytes;
+        let s2c = if r.toclient.pkts > 0 {
+            r.toclient.payload_bytes
+        } else {
+            1
+        };
+        if self.short_session(r.start, r.end, c2s, s2c) {
+            self.stats.sessions_counted += 1;
+            let key = (r.client, r.server, r.sport);
+            self.evidence(
+                key,
+                svc,
+                proto::TCP,
+                r.end,
+                Some(r.flow_id),
+                Evidence::Session,
+                out,
+            );
+        } else {
+            self.stats.sessions_rejected += 1;
+        }
+    }
+
     fn on_flow_end(&mut self, r: &FlowRecord, _home: &NetSet, out: &mut Out) {
         if let Some(f) = self.flows.get(&r.flow_id) {
             if !f.done {
