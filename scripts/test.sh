@@ -19,6 +19,9 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
 command -v hping3 >/dev/null 2>&1 || need+=(hping3)
+# the XDP backend (feature xdp): eBPF object built with clang, libbpf headers
+command -v clang >/dev/null 2>&1 || need+=(clang)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -36,3 +39,6 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --no-fail-fast
+# the XDP mitigation backend is behind a feature (the default build needs only Rust)
+cargo clippy -p vigil-mitigate --features xdp --all-targets -- -D warnings
+cargo test -p vigil-mitigate --features xdp --no-fail-fast

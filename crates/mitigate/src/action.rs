@@ -14,6 +14,8 @@ pub enum Backend {
     Bgp,
     Webhook,
     Exec,
+    /// XDP drop/limit maps (cargo feature `xdp`).
+    Xdp,
 }
 
 impl Backend {
@@ -23,6 +25,7 @@ impl Backend {
             Backend::Bgp => "bgp",
             Backend::Webhook => "webhook",
             Backend::Exec => "exec",
+            Backend::Xdp => "xdp",
         }
     }
 }

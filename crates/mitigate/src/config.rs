@@ -38,6 +38,7 @@ pub struct MitigateConfig {
     pub bgp: BgpConfig,
     pub webhook: WebhookConfig,
     pub exec: ExecConfig,
+    pub xdp: XdpConfig,
 }
 
 impl Default for MitigateConfig {
@@ -55,6 +56,7 @@ impl Default for MitigateConfig {
             bgp: BgpConfig::default(),
             webhook: WebhookConfig::default(),
             exec: ExecConfig::default(),
+            xdp: XdpConfig::default(),
         }
     }
 }
@@ -65,7 +67,7 @@ impl Default for MitigateConfig {
 pub struct NetworkPolicy {
     /// Prefixes, e.g. `["203.0.113.0/24"]`.
     pub prefixes: Vec<String>,
-    /// Backends, of `nftables`, `bgp`.
+    /// Backends, of `nftables`, `bgp`, `xdp`.
     pub backends: Vec<crate::Backend>,
 }
 
@@ -174,4 +176,38 @@ pub struct ExecConfig {
     pub enabled: bool,
     /// Program and arguments, e.g. `["/usr/local/bin/page-oncall"]`.
     pub command: Vec<String>,
+}
+
+/// The XDP backend (only in builds with the cargo feature `xdp`): an eBPF
+/// program on the interface facing the attackers, dropping blocked
+/// sources and limiting victims before the kernel allocates an skb.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct XdpConfig {
+    pub enabled: bool,
+    /// The interface the program is attached to (traffic arriving on it).
+    pub interface: String,
+    /// Attach in generic (skb) mode instead of the driver's native mode
+    /// (default false; native is tried first and generic used if the
+    /// driver has no XDP support).
+    pub skb_mode: bool,
+    /// Most active XDP mitigations (default 32).
+    pub max_active: usize,
+    /// Per-victim limit, packets per second (default 1000).
+    pub victim_pps: u64,
+    /// Burst above it, packets (default 200).
+    pub burst: u64,
+}
+
+impl Default for XdpConfig {
+    fn default() -> Self {
+        XdpConfig {
+            enabled: false,
+            interface: String::new(),
+            skb_mode: false,
+            max_active: 32,
+            victim_pps: 1000,
+            burst: 200,
+        }
+    }
 }

@@ -69,6 +69,15 @@ impl Mitigations {
         if cfg.webhook.enabled {
             backends.push(Box::new(Webhook::new(&cfg.webhook)));
         }
+        if cfg.xdp.enabled {
+            #[cfg(feature = "xdp")]
+            backends.push(Box::new(crate::xdp::Xdp::new(&cfg.xdp)));
+            #[cfg(not(feature = "xdp"))]
+            return Err(Error::Config(
+                "[mitigate.xdp] is enabled but this vigil was built without the `xdp` feature"
+                    .into(),
+            ));
+        }
         if cfg.exec.enabled {
             backends.push(Box::new(Exec::new(&cfg.exec, sys.clone())?));
         }
@@ -348,6 +357,9 @@ impl Mitigations {
                 }
                 let r = match self.backend(action.backend) {
                     Some(m) => m.withdraw(&action),
+                    // an XDP program lives only as long as the process that
+                    // attached it: a previous run's is gone already
+                    None if action.backend == Backend::Xdp => Ok(()),
                     None => Err(Error::Unsupported(
                         action.kind.slug(),
                         action.backend.slug(),

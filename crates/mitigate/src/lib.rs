@@ -14,8 +14,9 @@
 //!   restart withdraws what the last run installed), one EVE event per
 //!   decision.
 //!
-//! XDP is not built: see `docs/ARCHITECTURE.md` (Mitigation) for what
-//! blocked it on the build machine.
+//! - [`xdp`] (cargo feature `xdp`): an eBPF program (C, built with clang)
+//!   with LPM tries of blocked sources and per-victim limits, loaded with
+//!   aya. The default build needs only Rust.
 #![forbid(unsafe_code)]
 
 pub mod action;
@@ -27,6 +28,8 @@ pub mod notify;
 pub mod plan;
 pub mod state;
 pub mod sys;
+#[cfg(feature = "xdp")]
+pub mod xdp;
 
 pub use action::{Action, Backend, Flood, Kind};
 pub use config::MitigateConfig;

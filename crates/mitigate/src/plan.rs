@@ -165,13 +165,14 @@ impl Planner {
         match b {
             Backend::Nftables => self.cfg.nftables.enabled,
             Backend::Bgp => self.cfg.bgp.enabled,
+            Backend::Xdp => self.cfg.xdp.enabled,
             Backend::Webhook | Backend::Exec => false,
         }
     }
 
     fn backends_for(&self, victim: Addr) -> Vec<Backend> {
         let mut out: Vec<Backend> = if self.nets.is_empty() {
-            vec![Backend::Nftables, Backend::Bgp]
+            vec![Backend::Nftables, Backend::Bgp, Backend::Xdp]
         } else {
             let mut v = Vec::new();
             for (set, bs) in &self.nets {
@@ -191,6 +192,7 @@ impl Planner {
         match b {
             Backend::Nftables => self.cfg.nftables.max_active,
             Backend::Bgp => self.cfg.bgp.max_active,
+            Backend::Xdp => self.cfg.xdp.max_active,
             _ => usize::MAX,
         }
     }
@@ -232,29 +234,24 @@ impl Planner {
         let mut wanted = Vec::new();
         for b in backends {
             match b {
-                Backend::Nftables => {
-                    wanted.push(Kind::RateLimit);
+                Backend::Nftables | Backend::Xdp => {
+                    wanted.push((b, Kind::RateLimit));
                     if few {
-                        wanted.push(Kind::DropSources);
+                        wanted.push((b, Kind::DropSources));
                     }
                 }
                 Backend::Bgp => {
                     if self.cfg.bgp.blackhole {
-                        wanted.push(Kind::Blackhole);
+                        wanted.push((b, Kind::Blackhole));
                     }
                     if self.cfg.bgp.flowspec {
-                        wanted.push(Kind::Flowspec);
+                        wanted.push((b, Kind::Flowspec));
                     }
                 }
                 _ => {}
             }
         }
-        for kind in wanted {
-            let backend = if matches!(kind, Kind::Blackhole | Kind::Flowspec) {
-                Backend::Bgp
-            } else {
-                Backend::Nftables
-            };
+        for (backend, kind) in wanted {
             self.want(backend, kind, victim, a.ts, &mut ops);
         }
         ops
@@ -400,7 +397,11 @@ impl Planner {
                 Vec::new()
             },
             sources,
-            rate_pps: (kind == Kind::RateLimit).then_some(self.cfg.nftables.victim_pps),
+            rate_pps: (kind == Kind::RateLimit).then_some(if backend == Backend::Xdp {
+                self.cfg.xdp.victim_pps
+            } else {
+                self.cfg.nftables.victim_pps
+            }),
             signature: at.signature.clone(),
             signature_id: at.signature_id,
             created: ts,
@@ -452,10 +453,14 @@ impl Planner {
         self.note_source(victim, r.client.to_ip(), r.toserver.pkts);
         let after = self.attackers(victim).0;
         let mut ops = Vec::new();
-        if after != before && self.backends_for(r.server).contains(&Backend::Nftables) {
+        if after != before {
             // expiry follows the attack's last alert, not the flow's end
             let ts = self.attacks.get(&victim).map_or(r.end, |a| a.last);
-            self.want(Backend::Nftables, Kind::DropSources, victim, ts, &mut ops);
+            for b in self.backends_for(r.server) {
+                if matches!(b, Backend::Nftables | Backend::Xdp) {
+                    self.want(b, Kind::DropSources, victim, ts, &mut ops);
+                }
+            }
             ops.retain(|o| !matches!(o, Op::Rearm(_)));
         }
         ops

@@ -1,0 +1,134 @@
+//! XDP for real (feature `xdp`): the same attacker → router → victim lab as
+//! the nftables test, with vigil's XDP program attached to the router's
+//! attacker-facing veth. aya attaches in the caller's network namespace, so
+//! the test re-runs itself inside the router namespace (`xdp_in_router`,
+//! ignored unless started that way).
+#![cfg(feature = "xdp")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{have, is_root, ns_sh, rx_rate, Lab};
+use vigil_mitigate::action::{Action, Backend, Flood, Kind};
+use vigil_mitigate::config::XdpConfig;
+use vigil_mitigate::xdp::Xdp;
+use vigil_mitigate::Mitigator;
+
+fn action(kind: Kind, sources: Vec<std::net::IpAddr>) -> Action {
+    Action {
+        id: format!("xdp-{}", kind.slug()),
+        backend: Backend::Xdp,
+        kind,
+        flood: Flood::Udp,
+        victim: "10.234.2.2".parse().unwrap(),
+        proto: Some(17),
+        dest_port: None,
+        src_ports: vec![],
+        sources,
+        rate_pps: Some(300),
+        signature: "test".into(),
+        signature_id: 1_000_002,
+        created: 0,
+        expires: 0,
+        rearms: 0,
+        applied: false,
+    }
+}
+
+#[test]
+fn xdp_limits_and_drops_a_flood_through_a_router_namespace() {
+    if !is_root() || !have("hping3") {
+        eprintln!("skipped: needs root and hping3");
+        return;
+    }
+    let mut lab = Lab::default();
+    let att = lab.ns("xa");
+    let rtr = lab.ns("xr");
+    let vic = lab.ns("xv");
+    lab.link(&att, "att0", "10.234.1.2/24", &rtr, "ra0", "10.234.1.1/24");
+    lab.link(&rtr, "rv0", "10.234.2.1/24", &vic, "vic0", "10.234.2.2/24");
+    ns_sh(
+        &att,
+        &["ip", "route", "add", "default", "via", "10.234.1.1"],
+    );
+    ns_sh(
+        &vic,
+        &["ip", "route", "add", "default", "via", "10.234.2.1"],
+    );
+    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
+    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.ra0.rp_filter=0"]);
+    lab.spawn(
+        &att,
+        &[
+            "hping3",
+            "-q",
+            "--udp",
+            "-p",
+            "9",
+            "-i",
+            "u200",
+            "10.234.2.2",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &rtr])
+        .arg(exe)
+        .args(["xdp_in_router", "--exact", "--ignored", "--nocapture"])
+        .env("VMB_VICTIM_NS", &vic)
+        .output()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+#[ignore = "run by xdp_limits_and_drops_a_flood_through_a_router_namespace inside the router namespace"]
+fn xdp_in_router() {
+    let vic = std::env::var("VMB_VICTIM_NS").expect("started by the outer test");
+    let before = rx_rate(&vic, "vic0", 1000);
+    eprintln!("victim rx, no mitigation: {before:.0} pps");
+    assert!(before > 1500.0);
+    let mut x = Xdp::new(&XdpConfig {
+        enabled: true,
+        interface: "ra0".into(),
+        burst: 50,
+        ..Default::default()
+    });
+    let limit = action(Kind::RateLimit, vec![]);
+    x.announce(&limit).unwrap();
+    eprintln!("attached in {} mode", x.mode);
+    std::thread::sleep(Duration::from_millis(200));
+    let limited = rx_rate(&vic, "vic0", 1000);
+    eprintln!("victim rx, XDP per-victim limit 300 pps: {limited:.0} pps");
+    assert!(limited < 450.0 && limited > 100.0, "{limited}");
+    let block = action(Kind::DropSources, vec!["10.234.1.2".parse().unwrap()]);
+    x.announce(&block).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let dropped = rx_rate(&vic, "vic0", 1000);
+    eprintln!("victim rx, attacker in the XDP drop trie: {dropped:.0} pps");
+    assert!(dropped < 20.0, "{dropped}");
+    let [blocked, limited_n, passed] = x.stats().unwrap();
+    eprintln!("xdp stats: blocked {blocked}, over limit {limited_n}, passed {passed}");
+    assert!(blocked > 1000 && limited_n > 1000 && passed > 100);
+    x.withdraw(&block).unwrap();
+    x.withdraw(&limit).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let after = rx_rate(&vic, "vic0", 1000);
+    eprintln!("victim rx after withdrawal: {after:.0} pps");
+    assert!(after > 1500.0, "{after}");
+    drop(x);
+    let link = ns_sh_local(&["ip", "link", "show", "ra0"]);
+    assert!(!link.contains("xdp"), "detached on drop: {link}");
+}
+
+fn ns_sh_local(args: &[&str]) -> String {
+    common::sh(args)
+}
