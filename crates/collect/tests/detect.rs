@@ -17,7 +17,9 @@ use vigil_wire::{Decoded, Decoder};
 
 struct Truth {
     home: NetSet,
-    events: Vec<(String, String)>,
+    /// (category, source, destination) of each event; either side may be
+    /// absent (a spoofed flood names its victim only).
+    events: Vec<(String, String, String)>,
 }
 
 fn truth(capture: &Path) -> Truth {
@@ -38,17 +40,17 @@ fn truth(capture: &Path) -> Truth {
             .unwrap()
             .iter()
             .map(|e| {
-                (
-                    e["category"].as_str().unwrap().to_string(),
-                    e["src_ip"].as_str().unwrap().to_string(),
-                )
+                let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+                (s("category"), s("src_ip"), s("dest_ip"))
             })
             .collect(),
     }
 }
 
-/// (category, source, signature) of every first alert.
-fn keys(alerts: &[Emitted]) -> Vec<(Category, String, String)> {
+type Key = (Category, String, String, String);
+
+/// (category, source, destination, signature) of every first alert.
+fn keys(alerts: &[Emitted]) -> Vec<Key> {
     let mut v: Vec<_> = alerts
         .iter()
         .filter(|e| e.update == 0)
@@ -56,6 +58,7 @@ fn keys(alerts: &[Emitted]) -> Vec<(Category, String, String)> {
             (
                 e.alert.category,
                 e.alert.src.map(|a| a.to_string()).unwrap_or_default(),
+                e.alert.dst.map(|a| a.to_string()).unwrap_or_default(),
                 e.alert.signature.clone(),
             )
         })
@@ -111,31 +114,48 @@ fn export_path(capture: &Path, home: &NetSet, version: &str) -> Vec<Emitted> {
 }
 
 fn same_alert(capture: &str) {
+    same_alert_at(&common::corpus().join(capture));
+}
+
+fn same_alert_at(path: &Path) {
     if !common::have("softflowd") || !common::have("softflowctl") {
         eprintln!("SKIP: softflowd not installed (apt-get install softflowd)");
         return;
     }
-    let path = common::corpus().join(capture);
-    let t = truth(&path);
-    let packets = keys(&packet_path(&path, &t.home));
-    for (cat, src) in &t.events {
+    let capture = path.display();
+    let t = truth(path);
+    let packets = keys(&packet_path(path, &t.home));
+    let flows: Vec<_> = ["9", "10"]
+        .iter()
+        .map(|v| (*v, keys(&export_path(path, &t.home, v))))
+        .collect();
+    for (v, fl) in &flows {
+        eprintln!("{capture} v{v}: packets {packets:?} flows {fl:?}");
+        // nothing the packet path did not say (same category and hosts)
+        for k in fl {
+            assert!(
+                packets
+                    .iter()
+                    .any(|p| p.0 == k.0 && p.1 == k.1 && p.2 == k.2),
+                "flow path alone says {k:?}"
+            );
+        }
+    }
+    let hit = |k: &&Key, cat: &str, src: &str, dst: &str| {
+        k.0.slug() == cat && ((!src.is_empty() && k.1 == src) || (!dst.is_empty() && k.2 == dst))
+    };
+    for (cat, src, dst) in &t.events {
         let want = packets
             .iter()
-            .find(|k| k.0.slug() == cat && k.1 == *src)
-            .unwrap_or_else(|| panic!("packet path missed {src}: {packets:?}"));
-        for v in ["9", "10"] {
-            let flows = keys(&export_path(&path, &t.home, v));
-            eprintln!("{capture} v{v}: packets {packets:?} flows {flows:?}");
-            // same category, source and signature (shape: vertical,
-            // horizontal, TCP/UDP)
+            .find(|k| hit(k, cat, src, dst))
+            .unwrap_or_else(|| panic!("packet path missed {cat} {src} {dst}: {packets:?}"));
+        for (v, fl) in &flows {
+            // same category, hosts and signature (shape: vertical,
+            // horizontal, TCP/UDP, flood kind)
             assert!(
-                flows.contains(want),
-                "flow path (v{v}) missed {want:?}: {flows:?}"
+                fl.contains(want),
+                "flow path (v{v}) missed {want:?}: {fl:?}"
             );
-            // nothing the packet path did not say
-            for k in &flows {
-                assert!(packets.contains(k), "flow path alone says {k:?}");
-            }
         }
     }
 }
@@ -163,4 +183,38 @@ fn exported_ssh_bruteforce_alerts_like_packets() {
 #[test]
 fn exported_ftp_bruteforce_alerts_like_packets() {
     same_alert("bruteforce/zeek_ftp_bruteforce.pcap");
+}
+
+/// A `vigil sim` scenario (small scale) written to a temporary directory.
+fn sim(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vigil-a-sim-{}", std::process::id()));
+    vigil_sim::generate(
+        name,
+        &dir,
+        &vigil_sim::SimOptions {
+            seed: 7,
+            scale: 0.2,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn exported_syn_flood_alerts_like_packets() {
+    same_alert_at(&sim("syn-flood"));
+}
+
+#[test]
+fn exported_udp_flood_alerts_like_packets() {
+    same_alert_at(&sim("udp-flood"));
+}
+
+#[test]
+fn exported_icmp_flood_alerts_like_packets() {
+    same_alert_at(&sim("icmp-flood"));
+}
+
+#[test]
+fn exported_dns_amplification_alerts_like_packets() {
+    same_alert_at(&sim("dns-amplification"));
 }

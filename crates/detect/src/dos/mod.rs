@@ -641,6 +641,90 @@ impl Detector for Dos {
         }
     }
 
+    /// An exported record to a home destination adds its packets and bytes
+    /// to the destination's current one-second window at the record's
+    /// average rate: totals divided by its duration in whole seconds (at
+    /// least 1). A flood of one-packet spoofed flows arrives as many
+    /// one-packet records (each adds 1); a long flood flow, exported every
+    /// active timeout, adds its average rate once per export. Shapes: a
+    /// record whose flags are a bare SYN counts as SYNs, one holding SYN
+    /// and ACK from the client's side as a completed handshake; UDP
+    /// without reverse packets (all of it unless the exporter sends
+    /// biflows) as one-way; UDP from an amplifier port with large average
+    /// datagrams as amplification; ICMP other than echo replies.
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        self.on_flow_end(r, home, out);
+        if !home.contains(r.server) || r.toserver.pkts == 0 {
+            return;
+        }
+        let secs = (r.end.saturating_sub(r.start) / NANOS_PER_SEC).max(1);
+        let share = |x: u64| x.div_ceil(secs);
+        let pkts = share(r.toserver.pkts);
+        let amp_port = self.amp_port[r.cport as usize];
+        let (cfg, realert) = (&self.cfg, self.realert);
+        let d = match self.dests.get_mut(&r.server) {
+            Some(d) => d,
+            None => {
+                if self.dests.len() >= cfg.max_dests {
+                    self.dests_dropped += 1;
+                    return;
+                }
+                self.dests
+                    .entry(r.server)
+                    .or_insert_with(|| Dest::new(r.start))
+            }
+        };
+        d.last_pkt = d.last_pkt.max(r.end);
+        let w = &mut d.cur;
+        let before = w.pkts;
+        w.pkts += pkts;
+        w.bytes += share(r.toserver.bytes);
+        w.new_flows += 1;
+        match r.proto {
+            proto::TCP => {
+                let f = r.toserver.tcp_flags & (tf::SYN | tf::ACK | tf::RST);
+                if f == tf::SYN {
+                    w.syn += pkts;
+                    d.syn_ports.insert(mix64(r.sport as u64));
+                } else if f & (tf::SYN | tf::ACK) == tf::SYN | tf::ACK {
+                    w.handshakes += 1;
+                }
+            }
+            proto::UDP => {
+                if r.toclient.pkts == 0 {
+                    w.udp_oneway += pkts;
+                    w.udp_bytes += share(r.toserver.bytes);
+                }
+                let avg = r.toserver.ip_bytes / r.toserver.pkts.max(1);
+                if amp_port && avg >= cfg.amp_min_len as u64 {
+                    w.amp += pkts;
+                    w.amp_bytes += share(r.toserver.bytes);
+                }
+            }
+            proto::ICMP | proto::ICMPV6
+                if !matches!(
+                    (r.proto, r.icmp_type),
+                    (proto::ICMP, 0) | (proto::ICMPV6, 129)
+                ) =>
+            {
+                w.icmp += pkts;
+            }
+            _ => {}
+        }
+        let pk = w.pkts;
+        if pk >= HOT_PKTS {
+            d.srcs
+                .get_or_insert_with(|| Box::new(Hll::new(10)))
+                .add_hash(hash_addr(&r.client));
+            if d.flow_ids.len() < 8 {
+                d.flow_ids.push(r.flow_id);
+            }
+            if pk / CHECK_EVERY != before / CHECK_EVERY {
+                Self::judge(cfg, realert, r.server, d, r.end, out);
+            }
+        }
+    }
+
     fn on_flow_end(&mut self, r: &FlowRecord, _home: &NetSet, _out: &mut Out) {
         if r.proto == proto::TCP && !self.slow.is_empty() {
             self.slow.remove(&r.flow_id);
