@@ -58,7 +58,7 @@ workers = $WORKERS
 EOT
   rm -f $tmp/eve.json $tmp/sfd.ctl
   ip netns exec $S "$VIGIL" run --config $tmp/v.toml 2>$tmp/v.log & VPID=$!
-  ip netns exec $S softflowd -i $CI -d -D -c $tmp/sfd.ctl -m 8192 -n 127.0.0.1:9 >/dev/null 2>$tmp/s.log & SPID=$!
+  ip netns exec $S softflowd -i $CI -d -c $tmp/sfd.ctl -m 8192 -n 127.0.0.1:9 >/dev/null 2>$tmp/s.log & SPID=$!
   sleep 1.5
   v0=$(cpu $VPID); s0=$(cpu $SPID)
   if [ "$rate" = top ]; then arg=--topspeed; else arg=--pps=$rate; fi
