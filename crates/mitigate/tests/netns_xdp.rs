@@ -132,3 +132,105 @@ fn xdp_in_router() {
 fn ns_sh_local(args: &[&str]) -> String {
     common::sh(args)
 }
+
+fn tx_packets(ns: &str, dev: &str) -> u64 {
+    let out = ns_sh(ns, &["ip", "-s", "-j", "link", "show", "dev", dev]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0]["stats64"]["tx"]["packets"].as_u64().unwrap()
+}
+
+/// BENCHMARKS.md (Mitigation): a one-source `hping3 --flood` through the
+/// router, with nothing, the nftables drop set, and the XDP drop trie.
+/// Prints sent / received-by-victim packets per second. Run with
+/// `cargo test -p vigil-mitigate --features xdp --test netns_xdp -- --ignored --nocapture bench`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_drop_rates() {
+    if !is_root() || !have("hping3") || !have("nft") {
+        eprintln!("skipped: needs root, nft and hping3");
+        return;
+    }
+    for mode in ["none", "nftables", "xdp"] {
+        let mut lab = Lab::default();
+        let att = lab.ns("ba");
+        let rtr = lab.ns("br");
+        let vic = lab.ns("bv");
+        lab.link(&att, "att0", "10.235.1.2/24", &rtr, "ra0", "10.235.1.1/24");
+        lab.link(&rtr, "rv0", "10.235.2.1/24", &vic, "vic0", "10.235.2.2/24");
+        ns_sh(
+            &att,
+            &["ip", "route", "add", "default", "via", "10.235.1.1"],
+        );
+        ns_sh(
+            &vic,
+            &["ip", "route", "add", "default", "via", "10.235.2.1"],
+        );
+        ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let exe = std::env::current_exe().unwrap();
+        let mut helper = None;
+        match mode {
+            "nftables" => {
+                ns_sh(&rtr, &["nft", "add", "table", "inet", "vigil"]);
+                let script = "table inet vigil {\nset drop4 { type ipv4_addr; elements = { 10.235.1.2 }; }\nchain pre { type filter hook prerouting priority raw; policy accept; ip saddr @drop4 counter drop; }\n}\n";
+                let mut c = std::process::Command::new("ip")
+                    .args(["netns", "exec", &rtr, "nft", "-f", "-"])
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                use std::io::Write;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(script.as_bytes())
+                    .unwrap();
+                assert!(c.wait().unwrap().success());
+            }
+            "xdp" => {
+                helper = Some(
+                    std::process::Command::new("ip")
+                        .args(["netns", "exec", &rtr])
+                        .arg(&exe)
+                        .args(["xdp_hold_drop", "--exact", "--ignored", "--nocapture"])
+                        .stdout(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap(),
+                );
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            _ => {}
+        }
+        lab.spawn(
+            &att,
+            &["hping3", "-q", "--udp", "-p", "9", "--flood", "10.235.2.2"],
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let (t0, r0) = (tx_packets(&att, "att0"), common::rx_packets(&vic, "vic0"));
+        std::thread::sleep(Duration::from_millis(2000));
+        let (t1, r1) = (tx_packets(&att, "att0"), common::rx_packets(&vic, "vic0"));
+        eprintln!(
+            "BENCH drop {mode:9}: sent {:>8.0} pps, victim received {:>8.0} pps",
+            (t1 - t0) as f64 / 2.0,
+            (r1 - r0) as f64 / 2.0
+        );
+        if let Some(mut h) = helper {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+    }
+}
+
+/// Holds the XDP drop trie with the bench's attacker for 6 s (started by
+/// `bench_drop_rates` inside the router namespace).
+#[test]
+#[ignore = "helper of bench_drop_rates"]
+fn xdp_hold_drop() {
+    let mut x = Xdp::new(&XdpConfig {
+        enabled: true,
+        interface: "ra0".into(),
+        ..Default::default()
+    });
+    let mut a = action(Kind::DropSources, vec!["10.235.1.2".parse().unwrap()]);
+    a.victim = "10.235.2.2".parse().unwrap();
+    x.announce(&a).unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+}
