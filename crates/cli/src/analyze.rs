@@ -379,6 +379,17 @@ impl FlowStage {
         self.record_evidence(eve);
     }
 
+    /// A timer tick without packets (the live sensor calls it once a second
+    /// with the wall clock, which is what kernel timestamps are): sinks'
+    /// timers (mitigation TTLs, store flushes) run on a silent link too.
+    pub(crate) fn tick(&mut self, now: Nanos, eve: &mut EveWriter) {
+        self.now = self.now.max(now);
+        for s in self.sinks.iter_mut() {
+            s.tick(self.now, eve);
+        }
+        self.record_evidence(eve);
+    }
+
     /// Appends what the EVE tap caught to the evidence log.
     fn record_evidence(&mut self, eve: &mut EveWriter) {
         let (Some(log), Some(tap)) = (self.evidence.as_mut(), eve.tap.as_mut()) else {

@@ -615,6 +615,7 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
         if last_flush.elapsed() >= Duration::from_secs(1) {
             last_flush = Instant::now();
             metrics.beat();
+            stage.tick(now_nanos(), &mut eve);
             if let Err(e) = eve.finish() {
                 tracing::error!(error = %e, "writing EVE");
             }

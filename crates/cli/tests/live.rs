@@ -627,3 +627,61 @@ fn live_collectors_softflowd_and_corpus() {
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Flow-derived alerts match packet-derived ones: softflowd exports a
+/// generated UDP flood as NetFlow v9 to `vigil run`, whose dos alert names
+/// the same victim as `vigil analyze` on the packets.
+#[test]
+fn live_netflow_flood_alert_matches_packet_path() {
+    if !ready(&["ip", "softflowd"]) {
+        return;
+    }
+    let dir = tmpdir("nfdos");
+    let st = Command::new(VIGIL)
+        .args(["sim", "udp-flood", "--seed", "1", "--scale", "0.5", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pcap = dir.join("udp-flood.pcap");
+    let net = Net::lone("f");
+    let cfg = dir.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "home_net = [\"192.168.0.0/16\", \"203.0.113.0/24\"]\n[run]\neve = \"{}\"\nstats_interval_secs = 0\n\
+             [[run.netflow]]\nbind = \"127.0.0.1:2055\"\n",
+            dir.join("eve.json").display()
+        ),
+    )
+    .unwrap();
+    let v = net.vigil(&cfg);
+    v.wait_started();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &net.sensor, "softflowd", "-r"])
+        .arg(&pcap)
+        .args(["-n", "127.0.0.1:2055", "-v", "9", "-d"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(700));
+    let (took, st) = v.stop();
+    assert!(st.success() && took < Duration::from_secs(2));
+    let live = events(&[dir.join("eve.json")]);
+    let packet_path = analyze(&pcap, &cfg, &dir);
+    let victims = |ev: &[Value]| -> BTreeSet<String> {
+        alert_set(ev)
+            .into_iter()
+            .filter(|(c, _, _)| c == "dos")
+            .map(|(_, _, d)| d)
+            .collect()
+    };
+    let want = victims(&packet_path);
+    assert!(!want.is_empty(), "the packet path alerts");
+    assert_eq!(
+        victims(&live),
+        want,
+        "flow-derived dos alerts name the same victim"
+    );
+}
