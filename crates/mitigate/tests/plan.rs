@@ -536,3 +536,12 @@ fn an_operator_withdrawal_through_the_state_file_is_noticed_by_the_running_engin
     m.alert(&dos(60, "10.0.0.5", 1_000_001, 9_000.0), &mut out);
     assert!(out.is_empty(), "held off after an operator's withdrawal");
 }
+
+#[cfg(not(feature = "xdp"))]
+#[test]
+fn enabling_xdp_in_a_build_without_it_is_a_config_error() {
+    let mut c = cfg();
+    c.xdp.enabled = true;
+    let e = Mitigations::from_config(&c, Arc::new(Recorder::default())).err().unwrap();
+    assert!(e.to_string().contains("without the `xdp` feature"), "{e}");
+}
