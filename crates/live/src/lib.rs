@@ -427,7 +427,7 @@ impl Ring {
             ring: self,
             index: i,
             left: num,
-            offset: first as usize,
+            offset: Some(first as usize),
         }))
     }
 
@@ -481,78 +481,145 @@ pub struct Block<'r> {
     ring: &'r mut Ring,
     index: usize,
     left: u32,
-    offset: usize,
+    offset: Option<usize>,
+}
+
+/// One frame header of a TPACKET_V3 block, parsed from the block's bytes by
+/// [`parse_frame`] (safe code, property-tested and fuzzed on arbitrary
+/// bytes: a corrupt block ends early, it never reads out of bounds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameHdr {
+    /// Kernel receive time, ns since the epoch.
+    pub ts: u64,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Where the captured bytes start in the block, and how many.
+    pub data_start: usize,
+    pub data_len: usize,
+    /// An 802.1Q/802.1ad tag the kernel took out of the frame: (TPID, TCI).
+    pub vlan: Option<(u16, u16)>,
+    /// Offset of the next frame in the block, if any.
+    pub next: Option<usize>,
+}
+
+/// Size of `struct tpacket3_hdr` as far as it is read.
+const FRAME_HDR: usize = 48;
+/// Size of `struct tpacket_block_desc`.
+const BLOCK_HDR: usize = 48;
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+/// Parses the frame header at `offset` of `block`. `None` when the header
+/// or its data would lie outside the block.
+pub fn parse_frame(block: &[u8], offset: usize) -> Option<FrameHdr> {
+    let h = block.get(offset..offset.checked_add(FRAME_HDR)?)?;
+    let next = u32_at(h, k::PKT_NEXT) as usize;
+    let snap = u32_at(h, k::PKT_SNAPLEN) as usize;
+    let status = u32_at(h, k::PKT_STATUS);
+    let mac = u16_at(h, k::PKT_MAC) as usize;
+    let data_start = offset.checked_add(mac)?;
+    if data_start.checked_add(snap)? > block.len() {
+        return None;
+    }
+    let vlan = (status & k::TP_STATUS_VLAN_VALID != 0).then(|| {
+        let tpid = u16_at(h, k::PKT_VLAN_TPID);
+        let tpid = if status & k::TP_STATUS_VLAN_TPID_VALID != 0 && tpid != 0 {
+            tpid
+        } else {
+            0x8100
+        };
+        (tpid, u32_at(h, k::PKT_VLAN_TCI) as u16)
+    });
+    Some(FrameHdr {
+        ts: (u32_at(h, k::PKT_SEC) as u64) * 1_000_000_000 + u32_at(h, k::PKT_NSEC) as u64,
+        orig_len: u32_at(h, k::PKT_LEN),
+        data_start,
+        data_len: snap,
+        vlan,
+        next: (next != 0).then(|| offset.checked_add(next)).flatten(),
+    })
+}
+
+/// The frames of a whole block (header included), as the ring walks them:
+/// packet count and first offset from the block header, then each frame's
+/// next offset. Used by the tests and the fuzz target.
+pub fn parse_block(block: &[u8]) -> Vec<FrameHdr> {
+    let mut out = Vec::new();
+    if block.len() < BLOCK_HDR {
+        return out;
+    }
+    let mut left = u32_at(block, k::BLK_NUM_PKTS);
+    let mut at = Some(u32_at(block, k::BLK_FIRST_PKT) as usize);
+    while left > 0 {
+        let Some(f) = at.and_then(|o| parse_frame(block, o)) else {
+            break;
+        };
+        out.push(f);
+        at = f.next;
+        left -= 1;
+    }
+    out
+}
+
+/// Writes `data` into `scratch` with the tag put back after the two MAC
+/// addresses (as it was on the wire). Frames shorter than 12 bytes are
+/// copied unchanged.
+pub fn restore_vlan(data: &[u8], (tpid, tci): (u16, u16), scratch: &mut Vec<u8>) {
+    scratch.clear();
+    if data.len() < 12 {
+        scratch.extend_from_slice(data);
+        return;
+    }
+    scratch.extend_from_slice(&data[..12]);
+    scratch.extend_from_slice(&tpid.to_be_bytes());
+    scratch.extend_from_slice(&tci.to_be_bytes());
+    scratch.extend_from_slice(&data[12..]);
 }
 
 impl Block<'_> {
-    /// The next packet of the block, `None` at its end.
+    /// The next packet of the block, `None` at its end (or at a corrupt
+    /// frame header, which ends the block).
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<Packet<'_>> {
         if self.left == 0 {
             return None;
         }
-        let bs = self.ring.block_size;
-        // the header must lie inside the block; a corrupt offset ends it
-        if self.offset.checked_add(48).is_none_or(|e| e > bs) {
-            self.left = 0;
-            return None;
-        }
-        let base = self.ring.block_ptr(self.index);
-        // SAFETY: the block is ours (see `next_block`), the header lies
-        // inside it (checked above), reads are unaligned-safe.
-        let h = unsafe { base.add(self.offset) };
-        let rd = |off: usize| -> u32 {
-            // SAFETY: off < 48, inside the header checked above.
-            unsafe { (h.add(off) as *const u32).read_unaligned() }
+        let offset = self.offset?;
+        // SAFETY: the block belongs to user space until `self` is dropped
+        // (TP_STATUS_USER, acquired in `next_block`): the kernel does not
+        // write it meanwhile, and the slice lives no longer than the borrow
+        // of `self`, so it is gone before `drop` hands the block back.
+        let block: &[u8] = unsafe {
+            std::slice::from_raw_parts(self.ring.block_ptr(self.index), self.ring.block_size)
         };
-        let next = rd(k::PKT_NEXT) as usize;
-        let sec = rd(k::PKT_SEC) as u64;
-        let nsec = rd(k::PKT_NSEC) as u64;
-        let snap = rd(k::PKT_SNAPLEN) as usize;
-        let len = rd(k::PKT_LEN);
-        let status = rd(k::PKT_STATUS);
-        // SAFETY: inside the header.
-        let mac = unsafe { (h.add(k::PKT_MAC) as *const u16).read_unaligned() } as usize;
-        let tci = rd(k::PKT_VLAN_TCI) as u16;
-        // SAFETY: inside the header.
-        let tpid = unsafe { (h.add(k::PKT_VLAN_TPID) as *const u16).read_unaligned() };
-        let start = self.offset + mac;
-        let data_ok = start.checked_add(snap).is_some_and(|e| e <= bs);
-        self.left -= 1;
-        let cur = self.offset;
-        self.offset = if next == 0 { bs } else { cur + next };
-        if !data_ok {
+        let Some(f) = parse_frame(block, offset) else {
             self.left = 0;
             return None;
+        };
+        self.left -= 1;
+        self.offset = f.next;
+        let data = &block[f.data_start..f.data_start + f.data_len];
+        match f.vlan {
+            Some(tag) if data.len() >= 12 => {
+                restore_vlan(data, tag, &mut self.ring.scratch);
+                Some(Packet {
+                    ts: f.ts,
+                    orig_len: f.orig_len.saturating_add(4),
+                    data: &self.ring.scratch,
+                })
+            }
+            _ => Some(Packet {
+                ts: f.ts,
+                orig_len: f.orig_len,
+                data,
+            }),
         }
-        // SAFETY: [start, start+snap) lies inside the block (checked), which
-        // stays ours while `self` borrows the ring.
-        let data = unsafe { std::slice::from_raw_parts(base.add(start), snap) };
-        let ts = sec * 1_000_000_000 + nsec;
-        if status & k::TP_STATUS_VLAN_VALID != 0 && data.len() >= 12 {
-            // put the offloaded 802.1Q tag back after the MAC addresses
-            let tpid = if status & k::TP_STATUS_VLAN_TPID_VALID != 0 && tpid != 0 {
-                tpid
-            } else {
-                0x8100
-            };
-            let s = &mut self.ring.scratch;
-            s.clear();
-            s.extend_from_slice(&data[..12]);
-            s.extend_from_slice(&tpid.to_be_bytes());
-            s.extend_from_slice(&tci.to_be_bytes());
-            s.extend_from_slice(&data[12..]);
-            return Some(Packet {
-                ts,
-                orig_len: len + 4,
-                data: &self.ring.scratch,
-            });
-        }
-        Some(Packet {
-            ts,
-            orig_len: len,
-            data,
-        })
     }
 
     /// Packets left in the block.
@@ -572,6 +639,94 @@ impl Drop for Block<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A block as the kernel lays it out: header, then frames 16-aligned.
+    type TestFrame<'a> = (&'a [u8], Option<(u16, u16)>);
+
+    fn block(frames: &[TestFrame]) -> Vec<u8> {
+        let mut b = vec![0u8; BLOCK_HDR];
+        b[k::BLK_NUM_PKTS..k::BLK_NUM_PKTS + 4]
+            .copy_from_slice(&(frames.len() as u32).to_ne_bytes());
+        b[k::BLK_FIRST_PKT..k::BLK_FIRST_PKT + 4]
+            .copy_from_slice(&(BLOCK_HDR as u32).to_ne_bytes());
+        for (i, (data, vlan)) in frames.iter().enumerate() {
+            let at = b.len();
+            let mac = FRAME_HDR + 2; // as the kernel: some padding before the frame
+            let size = (mac + data.len()).next_multiple_of(16);
+            b.resize(at + size, 0);
+            let h = &mut b[at..];
+            let last = i + 1 == frames.len();
+            h[0..4].copy_from_slice(&(if last { 0 } else { size as u32 }).to_ne_bytes());
+            h[4..8].copy_from_slice(&1_700_000_000u32.to_ne_bytes());
+            h[8..12].copy_from_slice(&(i as u32).to_ne_bytes());
+            h[12..16].copy_from_slice(&(data.len() as u32).to_ne_bytes());
+            h[16..20].copy_from_slice(&(data.len() as u32 + 100).to_ne_bytes());
+            let mut status = k::TP_STATUS_USER;
+            if let Some((tpid, tci)) = vlan {
+                status |= k::TP_STATUS_VLAN_VALID | k::TP_STATUS_VLAN_TPID_VALID;
+                h[32..36].copy_from_slice(&(*tci as u32).to_ne_bytes());
+                h[36..38].copy_from_slice(&tpid.to_ne_bytes());
+            }
+            h[20..24].copy_from_slice(&status.to_ne_bytes());
+            h[24..26].copy_from_slice(&(mac as u16).to_ne_bytes());
+            h[mac..mac + data.len()].copy_from_slice(data);
+        }
+        b
+    }
+
+    #[test]
+    fn block_frames_and_vlan_restore() {
+        let eth: Vec<u8> = (0..60u8).collect();
+        let b = block(&[
+            (&eth, None),
+            (&eth[..20], Some((0x88a8, 0x0123))),
+            (&[], None),
+        ]);
+        let f = parse_block(&b);
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].ts, 1_700_000_000 * 1_000_000_000);
+        assert_eq!(f[1].ts, 1_700_000_000 * 1_000_000_000 + 1);
+        assert_eq!(f[0].orig_len, 160);
+        assert_eq!(
+            &b[f[0].data_start..f[0].data_start + f[0].data_len],
+            &eth[..]
+        );
+        assert_eq!(f[1].vlan, Some((0x88a8, 0x0123)));
+        assert_eq!(f[2].data_len, 0);
+        assert_eq!(f[2].next, None);
+        let mut s = Vec::new();
+        restore_vlan(&eth[..20], f[1].vlan.unwrap(), &mut s);
+        assert_eq!(&s[..12], &eth[..12]);
+        assert_eq!(&s[12..16], &[0x88, 0xa8, 0x01, 0x23]);
+        assert_eq!(&s[16..], &eth[12..20]);
+    }
+
+    #[test]
+    fn corrupt_offsets_end_the_block() {
+        let eth = [7u8; 40];
+        let mut b = block(&[(&eth, None), (&eth, None)]);
+        // first frame's data length beyond the block
+        b[BLOCK_HDR + 12..BLOCK_HDR + 16].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(parse_block(&b).is_empty());
+        // a packet count larger than the frames present
+        let mut b = block(&[(&eth, None)]);
+        b[k::BLK_NUM_PKTS..k::BLK_NUM_PKTS + 4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert_eq!(parse_block(&b).len(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_blocks_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            for f in parse_block(&bytes) {
+                prop_assert!(f.data_start + f.data_len <= bytes.len());
+                let mut s = Vec::new();
+                if let Some(tag) = f.vlan {
+                    restore_vlan(&bytes[f.data_start..f.data_start + f.data_len], tag, &mut s);
+                }
+            }
+        }
+    }
 
     #[test]
     fn unknown_interface_is_named() {
