@@ -129,14 +129,21 @@ fn same_alert_at(path: &Path) {
         .iter()
         .map(|v| (*v, keys(&export_path(path, &t.home, v))))
         .collect();
+    // the scorer's key: victim for dos, source for scan, lateral movement
+    // and dns tunnels, both for the rest
+    let key = |k: &Key| match k.0 {
+        Category::Dos => (k.0, String::new(), k.2.clone()),
+        Category::Scan | Category::LateralMovement | Category::DnsTunnel => {
+            (k.0, k.1.clone(), String::new())
+        }
+        _ => (k.0, k.1.clone(), k.2.clone()),
+    };
     for (v, fl) in &flows {
         eprintln!("{capture} v{v}: packets {packets:?} flows {fl:?}");
-        // nothing the packet path did not say (same category and hosts)
+        // nothing the packet path did not say
         for k in fl {
             assert!(
-                packets
-                    .iter()
-                    .any(|p| p.0 == k.0 && p.1 == k.1 && p.2 == k.2),
+                packets.iter().any(|p| key(p) == key(k)),
                 "flow path alone says {k:?}"
             );
         }
@@ -150,12 +157,17 @@ fn same_alert_at(path: &Path) {
             .find(|k| hit(k, cat, src, dst))
             .unwrap_or_else(|| panic!("packet path missed {cat} {src} {dst}: {packets:?}"));
         for (v, fl) in &flows {
-            // same category, hosts and signature (shape: vertical,
-            // horizontal, TCP/UDP, flood kind)
-            assert!(
-                fl.contains(want),
-                "flow path (v{v}) missed {want:?}: {fl:?}"
-            );
+            let got = fl
+                .iter()
+                .find(|k| key(k) == key(want))
+                .unwrap_or_else(|| panic!("flow path (v{v}) missed {want:?}: {fl:?}"));
+            // same signature (shape: vertical, horizontal, TCP/UDP, flood
+            // kind), except lateral movement, whose message lists the admin
+            // protocols that answered: an RPC answer is not always visible
+            // in one-way records
+            if want.0 != Category::LateralMovement {
+                assert_eq!(got.3, want.3, "v{v}");
+            }
         }
     }
 }
@@ -217,4 +229,60 @@ fn exported_icmp_flood_alerts_like_packets() {
 #[test]
 fn exported_dns_amplification_alerts_like_packets() {
     same_alert_at(&sim("dns-amplification"));
+}
+
+#[test]
+fn exported_exfiltration_alerts_like_packets() {
+    same_alert_at(&sim("exfiltration"));
+}
+
+#[test]
+fn exported_beaconing_alerts_like_packets() {
+    same_alert_at(&sim("beaconing"));
+}
+
+/// Benign look-alikes: the flow path raises nothing the packet path does
+/// not (which raises nothing on them).
+#[test]
+fn exported_benign_scenarios_stay_quiet_like_packets() {
+    for s in [
+        "flash-crowd",
+        "nightly-backup",
+        "busy-resolver",
+        "benign-periodic",
+        "large-download",
+    ] {
+        same_alert_at(&sim(s));
+    }
+}
+
+#[test]
+#[ignore = "survey: prints packet vs flow alerts for every scenario"]
+fn survey_every_scenario() {
+    for s in vigil_sim::scenarios() {
+        let r = std::panic::catch_unwind(|| same_alert_at(&sim(s.name)));
+        eprintln!(
+            "SURVEY {} {}",
+            s.name,
+            if r.is_ok() { "same" } else { "DIFFERS" }
+        );
+    }
+}
+
+#[test]
+fn exported_lateral_movement_alerts_like_packets() {
+    same_alert_at(&sim("lateral-movement"));
+}
+
+#[test]
+fn exported_scans_and_db_bruteforce_alert_like_packets() {
+    for s in [
+        "port-scan",
+        "host-sweep",
+        "udp-scan",
+        "ssh-bruteforce",
+        "db-bruteforce",
+    ] {
+        same_alert_at(&sim(s));
+    }
 }

@@ -24,7 +24,9 @@
 //! See docs/detection/beaconing.md.
 
 use serde::{Deserialize, Serialize};
-use vigil_core::{Addr, Alert, Category, Nanos, NANOS_PER_SEC};
+use vigil_core::{
+    Addr, Alert, Category, FlowCtx, FlowRecord, Nanos, NetSet, PacketInfo, NANOS_PER_SEC,
+};
 
 use crate::sketch::{FastBuild, FastMap};
 use crate::{Ctx, Detector, Out};
@@ -409,6 +411,43 @@ impl Detector for Beacon {
                 out.push(a);
             }
         }
+    }
+
+    /// An exported record is a flow start at its start time, fed to the
+    /// packet path as the flow's first packet. Beaconing is judged on the
+    /// intervals between starts, so it needs records in roughly start
+    /// order: what an exporter's idle timeouts give for short periodic
+    /// connections (records of one pair that arrive out of order make the
+    /// intervals irregular: a missed beacon, never a false one).
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        if r.toserver.pkts == 0 {
+            return;
+        }
+        let p = PacketInfo {
+            ts: r.start,
+            src: r.client,
+            dst: r.server,
+            proto: r.proto,
+            sport: r.cport,
+            dport: r.sport,
+            frames: 1,
+            payload_len: r.toserver.payload_bytes.min(u32::MAX as u64) as u32,
+            ..PacketInfo::default()
+        };
+        let flow = FlowCtx {
+            flow_id: r.flow_id,
+            new_flow: true,
+            to_server: true,
+            established: false,
+            flow_pkts: 1,
+        };
+        let c = Ctx {
+            p: &p,
+            flow: &flow,
+            src_home: home.contains(r.client),
+            dst_home: home.contains(r.server),
+        };
+        self.on_packet(&c, out);
     }
 
     fn on_tick(&mut self, now: Nanos, _out: &mut Out) {

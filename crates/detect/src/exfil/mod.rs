@@ -23,7 +23,9 @@
 //! See docs/detection/exfiltration.md.
 
 use serde::{Deserialize, Serialize};
-use vigil_core::{Addr, Alert, Category, Nanos, NANOS_PER_SEC};
+use vigil_core::{
+    Addr, Alert, Category, FlowCtx, FlowRecord, Nanos, NetSet, PacketInfo, NANOS_PER_SEC,
+};
 
 use crate::sketch::{hash_addr, mix64, CountMin, FastBuild, FastMap};
 use crate::{Ctx, Detector, Out};
@@ -410,7 +412,11 @@ impl Detector for Exfil {
             self.cfg.baseline_minutes,
         );
         self.cfg = c.clone();
-        (self.cfg.window_secs, self.cfg.burst_secs, self.cfg.baseline_minutes) = (w, b, m);
+        (
+            self.cfg.window_secs,
+            self.cfg.burst_secs,
+            self.cfg.baseline_minutes,
+        ) = (w, b, m);
     }
     fn name(&self) -> &'static str {
         "exfil"
@@ -486,6 +492,57 @@ impl Detector for Exfil {
                     e.total_in += p.payload_len as u64;
                     e.last = p.ts;
                 }
+            }
+        }
+    }
+
+    /// An exported record stands for its packets: each direction's payload
+    /// is replayed as up to `promote_packets` (and at most 64) equal slices
+    /// spread evenly over the record's life, through the packet path. A
+    /// record of many packets thus passes the pre-filter as its packets
+    /// would (and the promoted pair starts with the record's payload); a
+    /// long upload exported once lands in the buckets its life spans.
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        for (src, dst, sport, dport, d, to_server) in [
+            (r.client, r.server, r.cport, r.sport, r.toserver, true),
+            (r.server, r.client, r.sport, r.cport, r.toclient, false),
+        ] {
+            if d.payload_bytes == 0 || d.pkts == 0 {
+                continue;
+            }
+            let (src_home, dst_home) = (home.contains(src), home.contains(dst));
+            if src_home == dst_home {
+                continue;
+            }
+            let k = d.pkts.min(self.cfg.promote_packets.max(1) as u64).min(64);
+            let slice = (d.payload_bytes / k).min(u32::MAX as u64) as u32;
+            let span = r.end.saturating_sub(r.start);
+            let flow = FlowCtx {
+                flow_id: r.flow_id,
+                new_flow: false,
+                to_server,
+                established: true,
+                flow_pkts: d.pkts,
+            };
+            for i in 1..=k {
+                let p = PacketInfo {
+                    ts: r.start + span / k * i,
+                    src,
+                    dst,
+                    proto: r.proto,
+                    sport,
+                    dport,
+                    frames: 1,
+                    payload_len: slice,
+                    ..PacketInfo::default()
+                };
+                let c = Ctx {
+                    p: &p,
+                    flow: &flow,
+                    src_home,
+                    dst_home,
+                };
+                self.on_packet(&c, out);
             }
         }
     }

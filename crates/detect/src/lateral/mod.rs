@@ -13,7 +13,9 @@
 //! returns after a few compares. See `docs/detection/lateral-movement.md`.
 
 use serde::{Deserialize, Serialize};
-use vigil_core::{proto, Addr, Alert, Category, Meta, Nanos, NetSet, NANOS_PER_SEC};
+use vigil_core::{
+    proto, tcp_flags, Addr, Alert, Category, FlowRecord, Meta, Nanos, NetSet, NANOS_PER_SEC,
+};
 
 use crate::sketch::FastMap;
 use crate::{Ctx, Detector, Out};
@@ -353,6 +355,37 @@ impl Detector for Lateral {
             return;
         }
         self.answered(src, dst, bit, p.ts, f.flow_id, out);
+    }
+
+    /// Exported records between inside hosts: a client's record holding a
+    /// SYN to an admin port is a try; an admin server's answer carrying data
+    /// (the server's own record, from the admin port, with an ACK and
+    /// payload; or a biflow's reverse direction) is an answered session,
+    /// as the packet path's early server data.
+    fn on_flow_export(&mut self, r: &FlowRecord, home: &NetSet, out: &mut Out) {
+        if r.proto != proto::TCP || !(home.contains(r.client) && home.contains(r.server)) {
+            return;
+        }
+        if r.toserver.tcp_flags & tcp_flags::SYN != 0 && admin_proto(r.sport) != 0 {
+            if let Some(st) = self.sources.get_mut(&r.client) {
+                if !st.tried.contains(&r.server) && st.tried.len() < MAX_HOSTS {
+                    st.tried.push(r.server);
+                }
+            }
+        }
+        let (port, src, dst, d) = if r.toclient.pkts > 0 {
+            (r.sport, r.client, r.server, r.toclient)
+        } else {
+            (r.cport, r.server, r.client, r.toserver)
+        };
+        if d.payload_bytes == 0 || d.tcp_flags & tcp_flags::ACK == 0 || src == dst {
+            return;
+        }
+        let bit = admin_proto(port);
+        if bit == 0 || (!self.allow.is_empty() && self.allow.contains(src)) {
+            return;
+        }
+        self.answered(src, dst, bit, r.start, r.flow_id, out);
     }
 
     fn on_meta(&mut self, _c: Option<&Ctx>, _m: &Meta, _home: &NetSet, _out: &mut Out) {}
