@@ -89,6 +89,8 @@ impl Sink for MitigateSink {
     fn finish(&mut self, now: Nanos, eve: &mut EveWriter) -> anyhow::Result<()> {
         self.start(now);
         let r = self.m.finish(now, &mut self.out);
+        let stats = self.m.stats_event();
+        self.out.push(stats);
         self.flush(eve);
         if let Some(e) = self.error.take() {
             anyhow::bail!("mitigation: {e}");

@@ -66,7 +66,7 @@ fn lines(p: &Path) -> Vec<Value> {
 
 fn mitigations(ev: &[Value]) -> Vec<&Value> {
     ev.iter()
-        .filter(|e| e["event_type"] == "mitigation")
+        .filter(|e| e["event_type"] == "mitigation" && e["mitigation"]["action"] != "stats")
         .collect()
 }
 
@@ -172,14 +172,21 @@ fn analyze_dry_run_plans_logs_and_lists_mitigations() {
         onset as f64 / 1e9
     );
     assert!((0..2_000_000_000).contains(&onset), "onset {onset} ns");
-    // every decision is in the evidence log, and the chain verifies
+    // every decision (and the final counters) is in the evidence log, and
+    // the chain verifies
     let log = std::fs::read_to_string(&evidence).unwrap();
     assert_eq!(
         log.lines()
             .filter(|l| l.contains("\"kind\":\"mitigation\""))
             .count(),
-        3
+        4
     );
+    let stats = ev
+        .iter()
+        .find(|e| e["mitigation"]["action"] == "stats")
+        .expect("a stats event");
+    assert_eq!(stats["mitigation"]["announced"], 3);
+    assert_eq!(stats["mitigation"]["refused_cap"], 0);
     sh(&[VIGIL, "verify", evidence.to_str().unwrap()]);
     // the state file lists them; withdraw one (dry-run: nothing to undo)
     let list = sh(&[

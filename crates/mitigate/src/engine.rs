@@ -117,6 +117,32 @@ impl Mitigations {
         self.planner.counters
     }
 
+    /// A `mitigation` event with every counter (`action: "stats"`), written
+    /// at the end of a run: how often caps, the allowlist and failures hit.
+    pub fn stats_event(&self) -> Event {
+        let c = self.planner.counters;
+        let m = json!({
+            "action": "stats",
+            "dry_run": self.cfg.dry_run,
+            "active": self.planner.active().count(),
+            "alerts": c.alerts,
+            "announced": c.announced,
+            "updated": c.updated,
+            "rearmed": c.rearmed,
+            "withdrawn": c.withdrawn,
+            "refused_allowlist": c.refused_allowlist,
+            "refused_cap": c.refused_cap,
+            "sources_capped": c.sources_capped,
+            "victims_capped": c.victims_capped,
+            "failed": self.failed,
+            "stuck": self.stuck.len(),
+        });
+        Event {
+            ts: self.now,
+            json: line(self.now, &m),
+        }
+    }
+
     pub fn active(&self) -> Vec<Action> {
         self.planner.active().cloned().collect()
     }

@@ -542,6 +542,65 @@ fn an_operator_withdrawal_through_the_state_file_is_noticed_by_the_running_engin
 fn enabling_xdp_in_a_build_without_it_is_a_config_error() {
     let mut c = cfg();
     c.xdp.enabled = true;
-    let e = Mitigations::from_config(&c, Arc::new(Recorder::default())).err().unwrap();
+    let e = Mitigations::from_config(&c, Arc::new(Recorder::default()))
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("without the `xdp` feature"), "{e}");
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A damaged state file is an error, never a panic.
+        #[test]
+        fn any_state_file_bytes_load_or_fail_cleanly(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("s.json");
+            std::fs::write(&p, &bytes).unwrap();
+            let _ = vigil_mitigate::state::load(&p);
+        }
+
+        /// Whatever alerts and flows come, the caps hold, allowlisted
+        /// victims and sources are never acted on, and every active action
+        /// expires after the last alert plus the TTL.
+        #[test]
+        fn caps_and_allowlist_always_hold(
+            steps in proptest::collection::vec((0u8..16, 0u8..4, 0u32..40, 0u64..400, any::<bool>(), 0u8..16), 1..120)
+        ) {
+            let mut c = cfg();
+            c.max_active = 9;
+            c.nftables.max_active = 5;
+            c.bgp.max_active = 4;
+            c.allowlist = vec!["10.0.0.0/30".into(), "198.51.100.0/29".into()];
+            let mut p = Planner::new(&c).unwrap();
+            let mut t = 0u64;
+            for (v, kind, nsrc, dt, is_flow, s) in steps {
+                t += dt;
+                let victim = format!("10.0.0.{v}");
+                if is_flow {
+                    p.flow(&flow(&format!("198.51.100.{s}"), &victim, t, 150 + dt));
+                } else {
+                    let mut a = dos(t, &victim, 1_000_001 + kind as u32, nsrc as f64);
+                    if s % 3 == 0 {
+                        a.src = Some(Addr::from(ip(&format!("198.51.100.{s}"))));
+                    }
+                    p.alert(&a);
+                }
+                p.tick(T0 + t * NANOS_PER_SEC);
+                let active: Vec<_> = p.active().cloned().collect();
+                prop_assert!(active.len() <= 9);
+                prop_assert!(active.iter().filter(|a| a.backend == Backend::Nftables).count() <= 5);
+                prop_assert!(active.iter().filter(|a| a.backend == Backend::Bgp).count() <= 4);
+                for a in &active {
+                    let allow = vigil_core::NetSet::parse("10.0.0.0/30,198.51.100.0/29").unwrap();
+                    prop_assert!(!allow.contains(Addr::from(a.victim)));
+                    prop_assert!(a.sources.iter().all(|s| !allow.contains(Addr::from(*s))));
+                    prop_assert!(a.sources.len() <= 8);
+                    prop_assert!(a.expires > T0 + t * NANOS_PER_SEC);
+                }
+            }
+        }
+    }
 }
