@@ -685,3 +685,77 @@ fn live_netflow_flood_alert_matches_packet_path() {
         "flow-derived dos alerts name the same victim"
     );
 }
+
+/// SIGTERM while a flood is still arriving at full speed: vigil stops its
+/// sources, ends every flow, writes the final stats and exits within 2 s.
+#[test]
+fn live_sigterm_under_load_exits_within_2s() {
+    if !ready(&["ip", "tcpreplay"]) {
+        return;
+    }
+    let dir = tmpdir("term");
+    let st = Command::new(VIGIL)
+        .args(["sim", "syn-flood", "--seed", "2", "--scale", "0.5", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let net = Net::veth("t");
+    let cfg = dir.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "home_net = [\"10.0.0.0/8\", \"198.51.100.0/24\"]\n[run]\neve = \"{}\"\nstats_interval_secs = 0\n\
+             [[run.af_packet]]\ninterface = \"{}\"\nworkers = 2\n",
+            dir.join("eve.json").display(),
+            net.cap_if
+        ),
+    )
+    .unwrap();
+    let v = net.vigil(&cfg);
+    v.wait_started();
+    let mut replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &net.wire,
+            "tcpreplay",
+            "-q",
+            "--topspeed",
+            "--loop=50",
+            "-i",
+            &net.send_if,
+        ])
+        .arg(dir.join("syn-flood.pcap"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (took, st) = v.stop();
+    let _ = replay.kill();
+    let _ = replay.wait();
+    assert!(st.success(), "{st}");
+    assert!(
+        took < Duration::from_secs(2),
+        "SIGTERM under load took {took:?}"
+    );
+    let ev = events(&[dir.join("eve.json")]);
+    let s = &last_stats(&ev)["stats"];
+    let got: u64 = s["capture"]["rings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["packets"].as_u64().unwrap())
+        .sum();
+    assert!(got > 10_000, "it was busy: {s}");
+    assert!(ev
+        .iter()
+        .any(|e| e["event_type"] == "flow_aggregate" || e["event_type"] == "flow"));
+    assert!(
+        ev.iter()
+            .any(|e| e["event_type"] == "alert" && e["alert"]["category"] == "dos"),
+        "the flood was seen"
+    );
+}
