@@ -737,6 +737,7 @@ fn live_sigterm_under_load_exits_within_2s() {
     let _ = replay.kill();
     let _ = replay.wait();
     assert!(st.success(), "{st}");
+    eprintln!("SIGTERM under load: exited after {took:?}");
     assert!(
         took < Duration::from_secs(2),
         "SIGTERM under load took {took:?}"
