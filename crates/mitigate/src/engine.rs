@@ -3,8 +3,9 @@
 //! the [`Event`]s it returns to EVE (and so to the evidence log).
 //!
 //! Every decision becomes one event: `announce`, `update`, `rearm`,
-//! `withdraw` (reason `ttl`, `operator` or `restart`), `refused` (reason
-//! `allowlist`, `cap`) and `failed` (a backend's error). In dry-run the
+//! `withdraw` (reason `ttl`, `operator`, `restart` or `retry`), `refused`
+//! (reason `allowlist`, `cap`) and `failed` (a backend's error); at the
+//! end, `stats` with every counter. In dry-run the
 //! events are written with `"dry_run": true` and no backend or notifier is
 //! called. A withdrawal that fails is kept and retried every
 //! [`RETRY_SECS`] so a rule is never forgotten while still installed.
@@ -407,6 +408,7 @@ impl Mitigations {
                             out,
                         );
                         self.stuck.push(action);
+                        self.next_retry = self.now.saturating_add(RETRY_SECS * NANOS_PER_SEC);
                     }
                 }
             }

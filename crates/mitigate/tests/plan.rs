@@ -604,3 +604,37 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_failed_withdrawal_is_kept_in_the_state_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg();
+    c.dry_run = false;
+    c.nftables.enabled = false;
+    c.bgp.flowspec = false;
+    c.ttl_secs = 60;
+    c.state_file = dir.path().join("state.json").display().to_string();
+    let (mut m, rec) = engine(&c);
+    let mut out = Vec::new();
+    m.alert(&dos(0, "10.0.0.5", 1_000_001, 9_000.0), &mut out);
+    *rec.fail_on.lock().unwrap() = Some(" del ".into());
+    out.clear();
+    m.tick(T0 + 60 * NANOS_PER_SEC, &mut out);
+    let ev = events(&out);
+    assert_eq!(ev.len(), 1, "one failure, no immediate retry: {ev:?}");
+    assert_eq!(ev[0]["mitigation"]["action"], "failed");
+    assert_eq!(ev[0]["mitigation"]["reason"], "withdraw");
+    let st = vigil_mitigate::state::load(std::path::Path::new(&c.state_file)).unwrap();
+    assert_eq!(st.active.len(), 1, "kept while still installed");
+    // the daemon is back: the next retry (10 s later) withdraws it
+    *rec.fail_on.lock().unwrap() = None;
+    out.clear();
+    m.tick(T0 + 65 * NANOS_PER_SEC, &mut out);
+    assert!(out.is_empty(), "not before the retry interval");
+    m.tick(T0 + 71 * NANOS_PER_SEC, &mut out);
+    let ev = events(&out);
+    assert_eq!(ev[0]["mitigation"]["action"], "withdraw");
+    assert_eq!(ev[0]["mitigation"]["reason"], "retry");
+    let st = vigil_mitigate::state::load(std::path::Path::new(&c.state_file)).unwrap();
+    assert!(st.active.is_empty());
+}
