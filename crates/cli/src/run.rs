@@ -333,17 +333,33 @@ fn collector_thread(
     let publish = |col: &vigil_collect::Collector| {
         let v = serde_json::to_value(col.stats()).unwrap_or(serde_json::Value::Null);
         let mut malformed = 0i64;
+        // counters, one level of nesting flattened ("malformed.bad_set")
+        let mut flat: Vec<(String, u64)> = Vec::new();
         if let Some(o) = v.as_object() {
             for (k, n) in o {
-                if let Some(n) = n.as_u64() {
-                    let mut l = lbl.clone();
-                    l.push(("name".to_string(), k.clone()));
-                    metrics.collector_stats.get_or_create(&l).set(n as i64);
-                    if k.contains("malformed") {
-                        malformed += n as i64;
+                match n {
+                    serde_json::Value::Object(inner) => {
+                        for (k2, n2) in inner {
+                            if let Some(n2) = n2.as_u64() {
+                                flat.push((format!("{k}.{k2}"), n2));
+                            }
+                        }
+                    }
+                    _ => {
+                        if let Some(n) = n.as_u64() {
+                            flat.push((k.clone(), n));
+                        }
                     }
                 }
             }
+        }
+        for (k, n) in flat {
+            if k.starts_with("malformed") {
+                malformed += n as i64;
+            }
+            let mut l = lbl.clone();
+            l.push(("name".to_string(), k));
+            metrics.collector_stats.get_or_create(&l).set(n as i64);
         }
         let m = metrics.collector_malformed.get_or_create(&lbl);
         let before = m.get() as i64;

@@ -599,6 +599,24 @@ fn live_collectors_softflowd_and_corpus() {
         ],
     );
     sent += send(6343, &["akvorado_sflow_data-1140.pcap"]);
+    // malformed datagrams: counted, skipped, the sensor lives on
+    let mut junk = Command::new("ip")
+        .args(["netns", "exec", &net.sensor, "python3", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    junk.stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+              s.sendto(b'\\x00\\x05\\x00\\x30'+b'\\xff'*20,('127.0.0.1',2055))\n\
+              s.sendto(b'\\x00\\x0a\\xff\\xff'+b'\\x00'*12,('127.0.0.1',2055))\n\
+              s.sendto(b'\\x00\\x00\\x00\\x05'+b'\\x01'*8,('127.0.0.1',6343))\n",
+        )
+        .unwrap();
+    assert!(junk.wait().unwrap().success());
+    sent += 3;
     assert!(sent >= 4);
     std::thread::sleep(Duration::from_millis(700));
     let (code, m) = net.get("127.0.0.1:9110", "/metrics");
@@ -607,6 +625,10 @@ fn live_collectors_softflowd_and_corpus() {
     assert!(
         dg >= sent as f64 + 1.0,
         "datagrams counted ({sent} sent + softflowd):\n{m}"
+    );
+    assert!(
+        metric(&m, "vigil_collector_malformed_total") >= 3.0,
+        "malformed datagrams counted:\n{m}"
     );
     let recs = metric(&m, "vigil_collector_records_total");
     assert!(recs > 0.0, "records decoded:\n{m}");
