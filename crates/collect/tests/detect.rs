@@ -197,10 +197,23 @@ fn exported_ftp_bruteforce_alerts_like_packets() {
     same_alert("bruteforce/zeek_ftp_bruteforce.pcap");
 }
 
-/// A `vigil sim` scenario (small scale) written to a temporary directory.
-fn sim(name: &str) -> std::path::PathBuf {
+/// A `vigil sim` scenario (small scale) written to a temporary directory,
+/// removed on drop.
+struct Sim(std::path::PathBuf);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(format!("{}.truth.json", self.0.display()));
+        if let Some(d) = self.0.parent() {
+            let _ = std::fs::remove_dir(d); // once empty
+        }
+    }
+}
+
+fn sim(name: &str) -> Sim {
     let dir = std::env::temp_dir().join(format!("vigil-a-sim-{}", std::process::id()));
-    vigil_sim::generate(
+    Sim(vigil_sim::generate(
         name,
         &dir,
         &vigil_sim::SimOptions {
@@ -208,37 +221,37 @@ fn sim(name: &str) -> std::path::PathBuf {
             scale: 0.2,
         },
     )
-    .unwrap()
+    .unwrap())
 }
 
 #[test]
 fn exported_syn_flood_alerts_like_packets() {
-    same_alert_at(&sim("syn-flood"));
+    same_alert_at(&sim("syn-flood").0);
 }
 
 #[test]
 fn exported_udp_flood_alerts_like_packets() {
-    same_alert_at(&sim("udp-flood"));
+    same_alert_at(&sim("udp-flood").0);
 }
 
 #[test]
 fn exported_icmp_flood_alerts_like_packets() {
-    same_alert_at(&sim("icmp-flood"));
+    same_alert_at(&sim("icmp-flood").0);
 }
 
 #[test]
 fn exported_dns_amplification_alerts_like_packets() {
-    same_alert_at(&sim("dns-amplification"));
+    same_alert_at(&sim("dns-amplification").0);
 }
 
 #[test]
 fn exported_exfiltration_alerts_like_packets() {
-    same_alert_at(&sim("exfiltration"));
+    same_alert_at(&sim("exfiltration").0);
 }
 
 #[test]
 fn exported_beaconing_alerts_like_packets() {
-    same_alert_at(&sim("beaconing"));
+    same_alert_at(&sim("beaconing").0);
 }
 
 /// Benign look-alikes: the flow path raises nothing the packet path does
@@ -252,7 +265,7 @@ fn exported_benign_scenarios_stay_quiet_like_packets() {
         "benign-periodic",
         "large-download",
     ] {
-        same_alert_at(&sim(s));
+        same_alert_at(&sim(s).0);
     }
 }
 
@@ -260,7 +273,7 @@ fn exported_benign_scenarios_stay_quiet_like_packets() {
 #[ignore = "survey: prints packet vs flow alerts for every scenario"]
 fn survey_every_scenario() {
     for s in vigil_sim::scenarios() {
-        let r = std::panic::catch_unwind(|| same_alert_at(&sim(s.name)));
+        let r = std::panic::catch_unwind(|| same_alert_at(&sim(s.name).0));
         eprintln!(
             "SURVEY {} {}",
             s.name,
@@ -271,7 +284,7 @@ fn survey_every_scenario() {
 
 #[test]
 fn exported_lateral_movement_alerts_like_packets() {
-    same_alert_at(&sim("lateral-movement"));
+    same_alert_at(&sim("lateral-movement").0);
 }
 
 #[test]
@@ -283,6 +296,6 @@ fn exported_scans_and_db_bruteforce_alert_like_packets() {
         "ssh-bruteforce",
         "db-bruteforce",
     ] {
-        same_alert_at(&sim(s));
+        same_alert_at(&sim(s).0);
     }
 }
