@@ -430,7 +430,17 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
             ..Default::default()
         });
     }
+    if !matches!(rc.log_format.as_str(), "text" | "json") {
+        anyhow::bail!(
+            "{}: run.log_format must be \"text\" or \"json\", not {:?}",
+            args.config.display(),
+            rc.log_format
+        );
+    }
     init_logging(&rc);
+    if home_net.is_empty() {
+        tracing::warn!("no home_net in the config: every address counts as outside, so detectors that judge inside hosts stay silent");
+    }
     if rc.af_packet.is_empty() && rc.netflow.is_empty() && rc.sflow.is_empty() {
         anyhow::bail!(
             "{}: no source: add [[run.af_packet]], [[run.netflow]] or [[run.sflow]]",
