@@ -78,7 +78,7 @@ impl Metrics {
         );
         r.register(
             "kernel_packets",
-            "Packets the kernel passed to the capture sockets (PACKET_STATISTICS), by interface",
+            "Packets that reached the capture rings, dropped ones included (PACKET_STATISTICS), by interface",
             m.kernel_packets.clone(),
         );
         r.register(
