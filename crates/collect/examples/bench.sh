@@ -5,9 +5,10 @@
 #    loopback port while tshark records the datagrams (loopback only).
 # 2. collect_bench decodes those datagrams
 #    (the same files nfcapd gets) in a loop on one core (release build).
-# 3. The same datagrams are replayed over loopback to nfcapd, paced, and
-#    nfcapd's CPU time (user+sys, /usr/bin/time) is set against the records
-#    it stored (nfdump -I).
+# 3. The same datagrams are replayed over loopback, paced, to
+#    `collect_bench recv` (socket + decode) and then to nfcapd; each one's
+#    CPU time (user+sys, /usr/bin/time) is set against the records it
+#    decoded / stored (nfdump -I).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 CAP=${CAP:-../shared/corpus/scan/chrissanders_synscan.pcapng}
@@ -31,6 +32,13 @@ cargo build -q --release -p vigil-collect --example collect_bench
 B=target/release/examples/collect_bench
 echo "== vigil-collect, one core"
 $B decode "$LOOPS" $FILES
+echo "== vigil-collect behind a socket (recv + decode), same sender"
+/usr/bin/time -f "collect_bench recv user %U sys %S maxrss_kb %M" $B recv 127.0.0.1:$PORT 2>"$W/time-vigil" &
+VP=$!
+sleep 1
+$B send 127.0.0.1:$PORT "$NF_LOOPS" "$RATE" $FILES
+wait $VP
+grep collect_bench "$W/time-vigil"
 echo "== nfcapd"
 mkdir -p "$W/nf"
 /usr/bin/time -f "nfcapd user %U sys %S maxrss_kb %M" nfcapd -b 127.0.0.1 -p $PORT -w "$W/nf" -B 8388608 -t 3600 2>"$W/time" >/dev/null &

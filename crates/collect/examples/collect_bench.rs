@@ -9,6 +9,10 @@
 //!         Sends the same datagrams LOOPS times over UDP to ADDR (loopback
 //!         only), paced at PER_SEC datagrams a second, and prints the
 //!         datagrams and the records they carry (decoded by the collector).
+//!     collect_bench recv ADDR
+//!         Binds ADDR (loopback), receives and decodes until 2 s of silence,
+//!         prints datagrams and records: run under /usr/bin/time beside the
+//!         sender for CPU time per record including the socket, as nfcapd.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -97,9 +101,27 @@ fn main() {
                 t.elapsed().as_secs_f64()
             );
         }
+        Some("recv") => {
+            // the collector behind a real socket, as nfcapd: recv + decode
+            let addr: SocketAddr = args[2].parse().unwrap();
+            assert!(addr.ip().is_loopback(), "loopback only");
+            let sock = UdpSocket::bind(addr).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut c = Collector::new(&CollectConfig::default());
+            let mut out = Vec::with_capacity(1024);
+            let mut buf = vec![0u8; 65536];
+            let mut records = 0u64;
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                c.datagram(from, &buf[..n], 0, &mut out);
+                records += out.len() as u64;
+                out.clear();
+            }
+            let st = c.stats();
+            println!("received datagrams {} records {records}", st.datagrams);
+        }
         _ => {
             eprintln!(
-                "usage: collect_bench decode LOOPS CAPTURE... | send ADDR LOOPS PER_SEC CAPTURE..."
+                "usage: collect_bench decode LOOPS CAPTURE... | send ADDR LOOPS PER_SEC CAPTURE... | recv ADDR"
             );
             std::process::exit(1);
         }
