@@ -5,7 +5,9 @@
 //! thread (chosen over axum: no async runtime to build or run for two
 //! read-only endpoints, a fraction of the compile time, and a slow client
 //! only ever holds that one thread). `/healthz` answers 200 while the flow
-//! stage has looped within the last 5 s, 503 otherwise (a wedged pipeline).
+//! stage has looped within the last 5 s and every source is running, 503
+//! otherwise (a wedged pipeline, or a capture worker or collector that
+//! stopped on an error).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub struct Metrics {
     pub reloads: Counter,
     /// Unix seconds of the flow stage's last loop (for /healthz).
     pub heartbeat: AtomicU64,
+    /// Sources (capture workers, collectors) that stopped on an error.
+    pub sources_failed: Gauge,
 }
 
 pub fn unix_now() -> u64 {
@@ -145,6 +149,11 @@ impl Metrics {
             m.eve_rotations.clone(),
         );
         r.register(
+            "sources_failed",
+            "Capture workers and collectors that stopped on an error (/healthz turns 503)",
+            m.sources_failed.clone(),
+        );
+        r.register(
             "reloads",
             "Configuration reloads (SIGHUP)",
             m.reloads.clone(),
@@ -229,7 +238,13 @@ pub fn serve(
                     "/healthz" => {
                         let age =
                             unix_now().saturating_sub(metrics.heartbeat.load(Ordering::Relaxed));
-                        if age <= 5 {
+                        let failed = metrics.sources_failed.get();
+                        if failed > 0 {
+                            tiny_http::Response::from_string(format!(
+                                "degraded: {failed} source(s) stopped on an error (see the log)\n"
+                            ))
+                            .with_status_code(503)
+                        } else if age <= 5 {
                             tiny_http::Response::from_string("ok\n")
                         } else {
                             tiny_http::Response::from_string(format!(

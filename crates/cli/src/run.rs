@@ -283,6 +283,7 @@ fn capture_worker(
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(interface = %iface, error = %e, "capture failed; worker stops");
+                metrics.sources_failed.inc();
                 break;
             }
         }
@@ -390,6 +391,7 @@ fn collector_thread(
                 ) => {}
             Err(e) => {
                 tracing::error!(source = kind, error = %e, "collector socket failed; it stops");
+                metrics.sources_failed.inc();
                 break;
             }
         }
@@ -617,7 +619,11 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
                 stage.export_flows(&recs, &mut eve);
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => {
+                // every source is gone: nothing more can arrive
+                tracing::error!("every source stopped; finishing");
+                break;
+            }
         }
         if stopping.is_some_and(|t| t.elapsed() > Duration::from_millis(1200)) {
             tracing::warn!("sources slow to stop; finishing without them");
@@ -719,6 +725,10 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
     }
     if let Some(e) = &stage.sink_error {
         tracing::error!(error = %e, "sink");
+        code = 1;
+    }
+    if metrics.sources_failed.get() > 0 {
+        // a run that lost a source ends as failed (systemd restarts it)
         code = 1;
     }
     http_stop.store(true, Ordering::Relaxed);

@@ -782,3 +782,55 @@ fn live_sigterm_under_load_exits_within_2s() {
         "the flood was seen"
     );
 }
+
+/// The captured interface disappears: the worker stops with an error in the
+/// log, /healthz turns 503 and counts it while the other source (a
+/// collector) goes on, and SIGTERM still flushes and exits in time, with
+/// status 1 (the run lost a source).
+#[test]
+fn live_interface_gone_turns_healthz_503() {
+    if !ready(&["ip", "python3"]) {
+        return;
+    }
+    let dir = tmpdir("gone");
+    let net = Net::veth("g");
+    let cfg = dir.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "home_net = [\"10.0.0.0/8\"]\n[run]\neve = \"{}\"\nmetrics = \"127.0.0.1:9110\"\n\
+             [[run.af_packet]]\ninterface = \"{}\"\n[[run.netflow]]\nbind = \"127.0.0.1:2055\"\n",
+            dir.join("eve.json").display(),
+            net.cap_if
+        ),
+    )
+    .unwrap();
+    let v = net.vigil(&cfg);
+    v.wait_started();
+    assert_eq!(net.get("127.0.0.1:9110", "/healthz").0, 200);
+    sh(&["ip", "-n", &net.sensor, "link", "del", &net.cap_if]);
+    let t = Instant::now();
+    let mut health = (0, String::new());
+    while t.elapsed() < Duration::from_secs(5) {
+        health = net.get("127.0.0.1:9110", "/healthz");
+        if health.0 == 503 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(health.0, 503, "{health:?}\n{}", v.log_text());
+    assert!(health.1.contains("stopped"), "{health:?}");
+    let (_, m) = net.get("127.0.0.1:9110", "/metrics");
+    assert_eq!(metric(&m, "vigil_sources_failed"), 1.0, "{m}");
+    assert!(v.log_text().contains("capture failed"), "{}", v.log_text());
+    let log = v.log.clone();
+    let (took, st) = v.stop();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert_eq!(st.code(), Some(1), "{log}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let ev = events(&[dir.join("eve.json")]);
+    assert!(
+        ev.iter().any(|e| e["event_type"] == "stats"),
+        "final stats written"
+    );
+}

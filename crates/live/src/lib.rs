@@ -410,6 +410,15 @@ impl Ring {
                 });
             }
             if self.block_status(i).load(Ordering::Acquire) & k::TP_STATUS_USER == 0 {
+                if pfd.revents & libc::POLLERR != 0 {
+                    // e.g. ENETDOWN: the interface went away under us
+                    if let Some(e) = self.take_error() {
+                        return Err(LiveError::Sys {
+                            what: "capture socket",
+                            source: e,
+                        });
+                    }
+                }
                 return Ok(None);
             }
         }
@@ -429,6 +438,23 @@ impl Ring {
             left: num,
             offset: Some(first as usize),
         }))
+    }
+
+    /// The socket's pending error (SO_ERROR), if any.
+    fn take_error(&self) -> Option<io::Error> {
+        let mut err: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `err` is a writable c_int and `len` its size.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut err as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (r == 0 && err != 0).then(|| io::Error::from_raw_os_error(err))
     }
 
     /// Kernel counters since the ring was opened (reading them is one
