@@ -312,10 +312,11 @@ fn live_af_packet_alerts_match_analyze() {
         &cfg,
         format!(
             "home_net = [\"192.168.0.0/16\", \"147.32.80.0/24\"]\n\
-             [run]\neve = \"{}\"\nstore = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 0\n\
+             [run]\neve = \"{}\"\nstore = \"{}\"\nevidence = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 1\n\
              [[run.af_packet]]\ninterface = \"{}\"\nworkers = 2\nblock_size = \"256KiB\"\nblock_count = 16\n",
             dir.join("eve.json").display(),
             dir.join("vigil.db").display(),
+            dir.join("evidence.jsonl").display(),
             net.cap_if
         ),
     )
@@ -372,6 +373,29 @@ fn live_af_packet_alerts_match_analyze() {
     // flows were ended and written at shutdown
     let flows = live.iter().filter(|e| e["event_type"] == "flow").count();
     assert!(flows > 10, "{flows} flows");
+    // periodic stats events while running, and the final one
+    let stats = live.iter().filter(|e| e["event_type"] == "stats").count();
+    assert!(
+        stats >= 3,
+        "{stats} stats events (one a second, plus the last)"
+    );
+    // the evidence log holds every alert and incident and verifies
+    let written = live
+        .iter()
+        .filter(|e| e["event_type"] == "alert" || e["event_type"] == "incident")
+        .count();
+    let ev_log = std::fs::read_to_string(dir.join("evidence.jsonl")).unwrap();
+    assert_eq!(ev_log.lines().count(), written);
+    let vf = Command::new(VIGIL)
+        .arg("verify")
+        .arg(dir.join("evidence.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        vf.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vf.stderr)
+    );
     // and the store holds the run's alerts
     let q = Command::new(VIGIL)
         .args(["query", "alerts", "--store"])
