@@ -19,7 +19,16 @@
 //! ring accumulates them) and are reported, never hidden.
 //!
 //! All `unsafe` code of vigil's live path is in this file, next to the
-//! system calls it needs; each block says why it is sound.
+//! system calls it needs; each block says why it is sound. The block walk
+//! itself ([`parse_frame`], [`parse_block`]) is safe code over the block's
+//! bytes, property-tested and fuzzed (`fuzz/fuzz_targets/live_block.rs`).
+//!
+//! Crates considered: `af_packet` (TPACKET_V3 and fanout, but GPL-3.0, which
+//! this Apache-2.0 project cannot take), `pnet_datalink` (a socket read per
+//! packet, no mmap ring or fanout), `netring` (TPACKET_V3 and AF_XDP, young,
+//! and a larger API than the ~300 lines of `libc` calls needed here). The
+//! kernel structures are read at fixed offsets rather than through `libc`'s
+//! definitions, whose module paths moved between `libc` releases.
 
 use std::ffi::CString;
 use std::io;
