@@ -858,3 +858,90 @@ fn live_interface_gone_turns_healthz_503() {
         "final stats written"
     );
 }
+
+/// A pcap of `n` 802.1Q-tagged (VLAN `vid`) UDP frames 10.1.1.1:4000 →
+/// 10.1.1.2:5000, 1 ms apart.
+fn vlan_pcap(path: &Path, vid: u16, n: u32) {
+    let mut f = Vec::new();
+    f.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    f.extend_from_slice(&2u16.to_le_bytes());
+    f.extend_from_slice(&4u16.to_le_bytes());
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&65535u32.to_le_bytes());
+    f.extend_from_slice(&1u32.to_le_bytes());
+    for i in 0..n {
+        let payload = [0x5au8; 32];
+        let mut fr = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00];
+        fr.extend_from_slice(&vid.to_be_bytes());
+        fr.extend_from_slice(&[0x08, 0x00]);
+        let ip_len = 20 + 8 + payload.len() as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&ip_len.to_be_bytes());
+        ip.extend_from_slice(&(i as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 64, 17, 0, 0, 10, 1, 1, 1, 10, 1, 1, 2]);
+        let sum = ip
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum::<u32>();
+        let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        fr.extend_from_slice(&ip);
+        fr.extend_from_slice(&4000u16.to_be_bytes());
+        fr.extend_from_slice(&5000u16.to_be_bytes());
+        fr.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        fr.extend_from_slice(&[0, 0]);
+        fr.extend_from_slice(&payload);
+        f.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        f.extend_from_slice(&(i * 1000).to_le_bytes());
+        f.extend_from_slice(&(fr.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(fr.len() as u32).to_le_bytes());
+        f.extend_from_slice(&fr);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
+/// The kernel takes a VLAN tag out of the frame before AF_PACKET sees it;
+/// the ring puts it back, so live flows carry the VLAN (and the wire length)
+/// exactly as `vigil analyze` reads them from the file.
+#[test]
+fn live_vlan_tag_restored() {
+    if !ready(&["ip", "tcpreplay"]) {
+        return;
+    }
+    let dir = tmpdir("vlan");
+    let pcap = dir.join("vlan.pcap");
+    vlan_pcap(&pcap, 42, 20);
+    let net = Net::veth("v");
+    let cfg = dir.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "home_net = [\"10.0.0.0/8\"]\n[run]\neve = \"{}\"\nstats_interval_secs = 0\n\
+             [[run.af_packet]]\ninterface = \"{}\"\n",
+            dir.join("eve.json").display(),
+            net.cap_if
+        ),
+    )
+    .unwrap();
+    let v = net.vigil(&cfg);
+    v.wait_started();
+    net.replay(&pcap, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, st) = v.stop();
+    assert!(st.success());
+    let flow = |ev: &[Value]| -> Vec<(String, u64, u64)> {
+        ev.iter()
+            .filter(|e| e["event_type"] == "flow")
+            .map(|e| {
+                (
+                    e["vlan"].to_string(),
+                    e["flow"]["pkts_toserver"].as_u64().unwrap(),
+                    e["flow"]["bytes_toserver"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let want = flow(&analyze(&pcap, &cfg, &dir));
+    assert_eq!(want, vec![("[42]".to_string(), 20, 20 * 78)]);
+    assert_eq!(flow(&events(&[dir.join("eve.json")])), want);
+}
