@@ -230,11 +230,36 @@ impl Drop for Vigil {
     }
 }
 
-fn tmpdir(tag: &str) -> PathBuf {
+/// A scratch directory, removed when the test passes (kept for a look
+/// when it fails).
+struct Tmp(PathBuf);
+
+impl std::ops::Deref for Tmp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Tmp {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn tmpdir(tag: &str) -> Tmp {
     let d = std::env::temp_dir().join(format!("vigil-live-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    Tmp(d)
 }
 
 fn events(paths: &[PathBuf]) -> Vec<Value> {
