@@ -380,14 +380,16 @@ impl FlowStage {
     }
 
     /// A timer tick without packets (the live sensor calls it once a second
-    /// with the wall clock, which is what kernel timestamps are): sinks'
-    /// timers (mitigation TTLs, store flushes) run on a silent link too.
+    /// with the wall clock, which is what kernel timestamps are): idle flows
+    /// expire, detectors tick and sinks' timers (mitigation TTLs, store
+    /// flushes) run on a quiet link too.
     pub(crate) fn tick(&mut self, now: Nanos, eve: &mut EveWriter) {
+        let engine = &mut self.engine;
+        let sinks = &mut self.sinks[..];
+        self.table.advance(now, &mut Tee { eve, engine, sinks });
+        self.engine.tick(now);
         self.now = self.now.max(now);
-        for s in self.sinks.iter_mut() {
-            s.tick(self.now, eve);
-        }
-        self.record_evidence(eve);
+        self.write_alerts(eve);
     }
 
     /// Appends what the EVE tap caught to the evidence log.

@@ -970,3 +970,47 @@ fn live_vlan_tag_restored() {
     assert_eq!(want, vec![("[42]".to_string(), 20, 20 * 78)]);
     assert_eq!(flow(&events(&[dir.join("eve.json")])), want);
 }
+
+/// On a quiet link flows still time out: after the last packet, with no
+/// more traffic, the flow's record (reason "timeout") reaches EVE while the
+/// sensor runs, not only at shutdown.
+#[test]
+fn live_idle_flow_times_out_without_traffic() {
+    if !ready(&["ip", "tcpreplay"]) {
+        return;
+    }
+    let dir = tmpdir("idle");
+    let pcap = dir.join("vlan.pcap");
+    vlan_pcap(&pcap, 7, 5);
+    let net = Net::veth("i");
+    let cfg = dir.join("vigil.toml");
+    let eve = dir.join("eve.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            "home_net = [\"10.0.0.0/8\"]\n[flow.timeouts]\nudp_new = 1\nudp_established = 1\n\
+             [run]\neve = \"{}\"\nstats_interval_secs = 0\n[[run.af_packet]]\ninterface = \"{}\"\n",
+            eve.display(),
+            net.cap_if
+        ),
+    )
+    .unwrap();
+    let v = net.vigil(&cfg);
+    v.wait_started();
+    net.replay(&pcap, &[]);
+    let t = Instant::now();
+    let mut flows = Vec::new();
+    while t.elapsed() < Duration::from_secs(10) && flows.is_empty() {
+        std::thread::sleep(Duration::from_millis(250));
+        flows = events(&[eve.to_path_buf()])
+            .into_iter()
+            .filter(|e| e["event_type"] == "flow")
+            .collect();
+    }
+    eprintln!("idle flow written {:?} after the replay", t.elapsed());
+    assert_eq!(flows.len(), 1, "the idle flow was written while running");
+    assert_eq!(flows[0]["flow"]["reason"], "timeout");
+    assert_eq!(flows[0]["flow"]["pkts_toserver"], 5);
+    let (_, st) = v.stop();
+    assert!(st.success());
+}

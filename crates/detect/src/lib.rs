@@ -384,6 +384,12 @@ impl Engine {
         self.pending = pending;
     }
 
+    /// Advances the engine's clock without a packet (a live sensor on a
+    /// quiet link): detectors get their once-a-second ticks up to `now`.
+    pub fn tick(&mut self, now: Nanos) {
+        self.advance(now);
+    }
+
     /// New detector settings for a running engine (SIGHUP): every detector
     /// takes its new thresholds in place, keeping its state; the alert
     /// update interval changes too. Enabling or disabling a detector, or
