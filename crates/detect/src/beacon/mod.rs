@@ -319,6 +319,17 @@ impl Beacon {
 }
 
 impl Detector for Beacon {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        let c = &cfg.beacon;
+        self.exclude_dst = c
+            .exclude_dst
+            .iter()
+            .filter_map(|s| s.parse::<std::net::IpAddr>().ok().map(Addr::from))
+            .collect();
+        self.idle_gap = (c.idle_gap_secs.max(0.0) * NANOS_PER_SEC as f64) as Nanos;
+        self.min_gap = c.min_event_gap_ms * 1_000_000;
+        self.cfg = c.clone();
+    }
     fn name(&self) -> &'static str {
         "beacon"
     }

@@ -590,6 +590,13 @@ fn fnv(b: &[u8]) -> u64 {
 }
 
 impl Detector for DnsTunnel {
+    fn reconfigure(&mut self, cfg: &crate::DetectConfig) {
+        // thresholds; the epoch length keeps its running value (the groups'
+        // counts are per epoch)
+        let epoch = self.cfg.epoch_secs;
+        self.cfg = cfg.dnstunnel.clone();
+        self.cfg.epoch_secs = epoch;
+    }
     fn name(&self) -> &'static str {
         "dnstunnel"
     }
