@@ -117,10 +117,25 @@ fn same_alert(capture: &str) {
     same_alert_at(&common::corpus().join(capture));
 }
 
-fn same_alert_at(path: &Path) {
-    if !common::have("softflowd") || !common::have("softflowctl") {
+fn exporter_missing() -> bool {
+    let missing = !common::have("softflowd") || !common::have("softflowctl");
+    if missing {
         eprintln!("SKIP: softflowd not installed (apt-get install softflowd)");
-        return;
+    }
+    missing
+}
+
+fn same_alert_at(path: &Path) {
+    check(path, true);
+}
+
+/// `all`: every truth event must be found by this test's packet path (it
+/// has no application metadata, unlike `vigil analyze`); else events it
+/// misses are skipped with a note. Returns the truth events both paths
+/// found.
+fn check(path: &Path, all: bool) -> usize {
+    if exporter_missing() {
+        return 0;
     }
     let capture = path.display();
     let t = truth(path);
@@ -151,11 +166,14 @@ fn same_alert_at(path: &Path) {
     let hit = |k: &&Key, cat: &str, src: &str, dst: &str| {
         k.0.slug() == cat && ((!src.is_empty() && k.1 == src) || (!dst.is_empty() && k.2 == dst))
     };
+    let mut matched = 0;
     for (cat, src, dst) in &t.events {
-        let want = packets
-            .iter()
-            .find(|k| hit(k, cat, src, dst))
-            .unwrap_or_else(|| panic!("packet path missed {cat} {src} {dst}: {packets:?}"));
+        let Some(want) = packets.iter().find(|k| hit(k, cat, src, dst)) else {
+            assert!(!all, "packet path missed {cat} {src} {dst}: {packets:?}");
+            eprintln!("note: this test's packet path misses {cat} {src} {dst}");
+            continue;
+        };
+        matched += 1;
         for (v, fl) in &flows {
             let got = fl
                 .iter()
@@ -170,6 +188,7 @@ fn same_alert_at(path: &Path) {
             }
         }
     }
+    matched
 }
 
 #[test]
@@ -272,7 +291,11 @@ fn exported_benign_scenarios_stay_quiet_like_packets() {
 #[test]
 #[ignore = "survey: prints packet vs flow alerts for every scenario"]
 fn survey_every_scenario() {
+    let only = std::env::var("SURVEY").unwrap_or_default();
     for s in vigil_sim::scenarios() {
+        if !only.is_empty() && only != s.name {
+            continue;
+        }
         let r = std::panic::catch_unwind(|| same_alert_at(&sim(s.name).0));
         eprintln!(
             "SURVEY {} {}",
@@ -298,4 +321,18 @@ fn exported_scans_and_db_bruteforce_alert_like_packets() {
     ] {
         same_alert_at(&sim(s).0);
     }
+}
+
+/// The product's story from flows alone: a SYN flood hiding a scan, an SSH
+/// brute force and lateral movement, all exported by softflowd (which
+/// force-expires flows past its 8192-flow table), found as the packet path
+/// finds them.
+#[test]
+fn exported_smokescreen_finds_the_quiet_attacks_under_the_flood() {
+    if exporter_missing() {
+        return;
+    }
+    // the flood, the scan, the brute force and the lateral movement (the
+    // exfiltration needs application metadata this test's packet path lacks)
+    assert!(check(&sim("smokescreen").0, false) >= 4);
 }

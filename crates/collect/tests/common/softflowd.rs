@@ -50,7 +50,14 @@ fn processed(stats: &str) -> Option<u64> {
 pub fn export(capture: &Path, version: &str, extra: &[&str]) -> Vec<(SocketAddr, Vec<u8>)> {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // a flood's flows leave softflowd in one burst at the end: a receive
+    // buffer of 32 MiB (under Linux's default rmem_max of 64 MiB here) keeps
+    // the kernel from dropping datagrams the test would then miss
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    sock.set_recv_buffer_size(32 << 20).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let sock: UdpSocket = sock.into();
     sock.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let port = sock.local_addr().unwrap().port();
