@@ -10,9 +10,9 @@
 mod analyze;
 mod config;
 mod eve;
+mod excerpt;
 mod metrics;
 mod mitigate_sink;
-mod excerpt;
 mod query;
 mod report;
 mod run;
