@@ -48,6 +48,8 @@ pub struct Metrics {
     pub collector_malformed: Family<Labels, Counter>,
     pub collector_stats: Family<Labels, Gauge>,
     pub eve_rotations: Gauge,
+    /// Bytes of capture ring mapped, over all workers.
+    pub ring_memory: Gauge,
     pub reloads: Counter,
     /// Unix seconds of the flow stage's last loop (for /healthz).
     pub heartbeat: AtomicU64,
@@ -147,6 +149,11 @@ impl Metrics {
             "eve_rotations",
             "EVE file rotations",
             m.eve_rotations.clone(),
+        );
+        r.register(
+            "ring_memory_bytes",
+            "Capture ring memory mapped, over all workers",
+            m.ring_memory.clone(),
         );
         r.register(
             "sources_failed",

@@ -61,6 +61,9 @@ const LINKTYPE_ETHERNET: u32 = 1;
 /// How far behind the wall clock the once-a-second idle tick runs (ring
 /// block timeout + channel + one poll, with a wide margin).
 const IDLE_TICK_LAG: Nanos = 2 * NANOS_PER_SEC;
+/// Most capture workers per interface: each maps its own ring (64 MiB by
+/// default), and past the core count more only cost memory.
+const MAX_WORKERS: usize = 64;
 /// Largest datagram a collector reads (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -531,6 +534,14 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
             .map_err(|e| anyhow::anyhow!("af_packet {}: block_size: {e}", src.interface))?;
         // one fanout group per interface, unique to this process
         let group = ((std::process::id() as u16) ^ (si as u16).wrapping_mul(0x9e37)) | 1;
+        // a bound with a reason: more rings than cores only adds memory
+        if src.workers > MAX_WORKERS {
+            anyhow::bail!(
+                "af_packet {}: workers = {} (at most {MAX_WORKERS})",
+                src.interface,
+                src.workers
+            );
+        }
         let workers = src.workers.max(1);
         for w in 0..workers {
             let ring = vigil_live::Ring::open(&vigil_live::RingConfig {
@@ -597,6 +608,7 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    metrics.ring_memory.set(ring_memory as i64);
     tracing::info!(config = %args.config.display(), ring_memory, "vigil run started");
     let started = Instant::now();
 

@@ -377,6 +377,12 @@ fn live_af_packet_alerts_match_analyze() {
     assert_eq!(metric(&m, "vigil_kernel_drops"), 0.0, "{m}");
     assert!(metric(&m, "vigil_alerts_total") >= 2.0, "{m}");
     assert!(m.contains("vigil_flow_memory_bytes"), "{m}");
+    // two workers, 256 KiB x 16 blocks each
+    assert_eq!(
+        metric(&m, "vigil_ring_memory_bytes"),
+        2.0 * 256.0 * 1024.0 * 16.0,
+        "{m}"
+    );
     let (took, st) = v.stop();
     assert!(st.success(), "exit status {st}");
     assert!(took < Duration::from_secs(2), "SIGTERM exit took {took:?}");
