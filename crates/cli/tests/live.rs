@@ -595,7 +595,7 @@ fn live_collectors_softflowd_and_corpus() {
     std::fs::write(
         &cfg,
         format!(
-            "home_net = [\"192.168.0.0/16\"]\n[run]\neve = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 0\n\
+            "home_net = [\"192.168.0.0/16\"]\n[run]\neve = \"{}\"\nmetrics = \"127.0.0.1:9110\"\nstats_interval_secs = 0\nlog_format = \"json\"\n\
              [[run.netflow]]\nbind = \"127.0.0.1:2055\"\n[[run.sflow]]\nbind = \"127.0.0.1:6343\"\n",
             dir.join("eve.json").display()
         ),
@@ -692,6 +692,16 @@ fn live_collectors_softflowd_and_corpus() {
     let ev = events(&[dir.join("eve.json")]);
     let flows: Vec<&Value> = ev.iter().filter(|e| e["event_type"] == "flow").collect();
     assert_eq!(flows.len() as f64, recs, "every record is an EVE flow");
+    // structured logs: one JSON object per line, with level and message
+    let log = dir.join("vigil.log");
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l}: {e}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "collector source"));
     // softflowd's flows of the scan capture are there (its scanner)
     assert!(
         flows
