@@ -11,9 +11,13 @@
 //! kernel moved into the ring header (VLAN offload): the tag is written back
 //! into a scratch copy so the decoder sees the frame as it was on the wire.
 //!
-//! Fanout uses `PACKET_FANOUT_HASH` with `PACKET_FANOUT_FLAG_DEFRAG`: the
-//! kernel's flow hash keeps both directions of a flow, and every fragment of
-//! a datagram, on one socket, so each worker's IP reassembly stays whole.
+//! Fanout uses `PACKET_FANOUT_HASH`: the kernel's flow hash is symmetric, so
+//! both directions of a flow go to one socket, and it leaves ports out for
+//! IP fragments, so every fragment of a datagram (hashed on addresses and
+//! protocol) goes to one socket too and each worker's IP reassembly stays
+//! whole. `PACKET_FANOUT_FLAG_DEFRAG` is not used: it would have the kernel
+//! reassemble before capture, and the frames counted would no longer be the
+//! frames on the wire (as `vigil analyze` counts them in a capture file).
 //!
 //! Kernel drops are read with `PACKET_STATISTICS` (which resets on read; the
 //! ring accumulates them) and are reported, never hidden.
@@ -129,7 +133,6 @@ mod k {
     pub const PACKET_ADD_MEMBERSHIP: libc::c_int = 1;
     pub const PACKET_MR_PROMISC: libc::c_ushort = 1;
     pub const PACKET_FANOUT_HASH: u32 = 0;
-    pub const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
     pub const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
     pub const TP_STATUS_KERNEL: u32 = 0;
     pub const TP_STATUS_USER: u32 = 1;
@@ -356,7 +359,7 @@ impl Ring {
         if let Some(group) = cfg.fanout_group {
             // in a fanout group the group's hook decides about outgoing
             // packets, not the socket's PACKET_IGNORE_OUTGOING
-            let mut flags = k::PACKET_FANOUT_HASH | k::PACKET_FANOUT_FLAG_DEFRAG;
+            let mut flags = k::PACKET_FANOUT_HASH;
             if !cfg.outgoing {
                 flags |= k::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
             }
