@@ -563,8 +563,29 @@ fn evidence_log_verifies_and_names_tampering() {
     let (code, stderr, events) = analyze(&[&cap], &["--evidence", log_arg]);
     assert_eq!(code, 0, "{stderr}");
     let written = of_type(&events, "alert").len() + of_type(&events, "incident").len();
-    let records = std::fs::read_to_string(&log).unwrap().lines().count();
-    assert_eq!(records, written, "every alert and incident is in the log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let records = text.lines().count();
+    let kinds: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let of_kind = |k: &str| kinds.iter().filter(|x| *x == k).count();
+    assert_eq!(
+        of_kind("alert") + of_kind("incident"),
+        written,
+        "every alert and incident is in the log"
+    );
+    // and one hashed pcap excerpt per incident, written beside the log
+    let excerpts = std::fs::read_dir(dir.join("evidence.jsonl.excerpts"))
+        .unwrap()
+        .count();
+    assert_eq!(of_kind("excerpt"), excerpts);
+    assert_eq!(records, written + excerpts);
     let verify = |p: &Path| vigil().arg("verify").arg(p).output().unwrap();
     let ok = verify(&log);
     assert!(
