@@ -64,6 +64,10 @@ const IDLE_TICK_LAG: Nanos = 2 * NANOS_PER_SEC;
 /// Most capture workers per interface: each maps its own ring (64 MiB by
 /// default), and past the core count more only cost memory.
 const MAX_WORKERS: usize = 64;
+/// How long a source keeps handing over what it already received (ring
+/// blocks, datagrams in the socket buffer) after SIGTERM; within the 2 s
+/// exit promise with room for ending every flow.
+const DRAIN_BUDGET: Duration = Duration::from_millis(400);
 /// Largest datagram a collector reads (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -225,15 +229,19 @@ fn capture_worker(
     let mut last_stats = Instant::now();
     let mut last_ts: Nanos = 0;
     let mut next_expire: Nanos = 0;
+    // set when the stop flag is first seen: from then on the worker drains
+    // what the ring already holds, for at most DRAIN_BUDGET
+    let stopped_at: std::cell::Cell<Option<Instant>> = std::cell::Cell::new(None);
+    let out_of_time = || stopped_at.get().is_some_and(|t| t.elapsed() > DRAIN_BUDGET);
     let send = |b: Batch| -> Option<Batch> {
-        // a full channel waits (backpressure into the ring), but not forever
-        // once we are asked to stop
+        // a full channel waits (backpressure into the ring), but not past
+        // the drain budget once we are asked to stop
         let mut m = Msg::Packets(id, b);
         loop {
             match tx.try_send(m) {
                 Ok(()) => break,
                 Err(TrySendError::Full(x)) => {
-                    if stop.load(Ordering::Relaxed) {
+                    if out_of_time() {
                         return None;
                     }
                     m = x;
@@ -247,8 +255,19 @@ fn capture_worker(
                 .unwrap_or_else(|_| Batch::with_capacity(BATCH)),
         )
     };
-    while !stop.load(Ordering::Relaxed) {
-        match ring.next_block(POLL) {
+    loop {
+        if stopped_at.get().is_none() && stop.load(Ordering::Relaxed) {
+            stopped_at.set(Some(Instant::now()));
+        }
+        if out_of_time() {
+            break;
+        }
+        let wait = if stopped_at.get().is_some() {
+            Duration::ZERO
+        } else {
+            POLL
+        };
+        match ring.next_block(wait) {
             Ok(Some(mut block)) => {
                 let (mut n, mut bytes) = (0u64, 0u64);
                 while let Some(p) = block.next() {
@@ -286,6 +305,8 @@ fn capture_worker(
                     }
                 }
             }
+            // the ring is empty: when stopping, everything captured is out
+            Ok(None) if stopped_at.get().is_some() => break,
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(interface = %iface, error = %e, "capture failed; worker stops");
@@ -375,7 +396,18 @@ fn collector_thread(
         }
         *stats_out.lock().unwrap_or_else(|e| e.into_inner()) = v;
     };
-    while !stop.load(Ordering::Relaxed) {
+    let mut stopped_at: Option<Instant> = None;
+    loop {
+        if stopped_at.is_none() && stop.load(Ordering::Relaxed) {
+            // hand over what is already in the socket buffer, then stop
+            stopped_at = Some(Instant::now());
+            if sock.set_nonblocking(true).is_err() {
+                break;
+            }
+        }
+        if stopped_at.is_some_and(|t| t.elapsed() > DRAIN_BUDGET) {
+            break;
+        }
         match sock.recv_from(&mut buf) {
             Ok((n, from)) => {
                 dg.inc();
@@ -388,6 +420,7 @@ fn collector_thread(
                     }
                 }
             }
+            Err(e) if stopped_at.is_some() && e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e)
                 if matches!(
                     e.kind(),

@@ -153,6 +153,19 @@ impl Net {
         (code.trim().parse().unwrap_or(0), body.to_string())
     }
 
+    /// Polls `/metrics` until `ok` holds on it (at most 15 s: the machine
+    /// may be busy); returns the last text either way.
+    fn metrics_until(&self, ok: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let (_, m) = self.get("127.0.0.1:9110", "/metrics");
+            if ok(&m) || t.elapsed() > Duration::from_secs(15) {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn vigil(&self, config: &Path) -> Vigil {
         let log = config.with_extension("log");
         let child = Command::new("ip")
@@ -356,11 +369,6 @@ fn live_af_packet_alerts_match_analyze() {
         // original timing (13 s of ssh brute force, 2.4 s of scan)
         net.replay(p, &[]);
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let (code, health) = net.get("127.0.0.1:9110", "/healthz");
-    assert_eq!((code, health.trim()), (200, "ok"));
-    let (code, m) = net.get("127.0.0.1:9110", "/metrics");
-    assert_eq!(code, 200);
     let expected_pkts: u64 = pcaps
         .iter()
         .map(|p| {
@@ -369,6 +377,12 @@ fn live_af_packet_alerts_match_analyze() {
                 .unwrap()
         })
         .sum();
+    let m = net.metrics_until(|m| {
+        metric(m, "vigil_packets_total") as u64 >= expected_pkts
+            && metric(m, "vigil_alerts_total") >= 2.0
+    });
+    let (code, health) = net.get("127.0.0.1:9110", "/healthz");
+    assert_eq!((code, health.trim()), (200, "ok"));
     assert_eq!(
         metric(&m, "vigil_packets_total") as u64,
         expected_pkts,
@@ -475,9 +489,22 @@ fn live_sighup_reload_keeps_state_and_eve_rotates() {
     let v = net.vigil(&cfg);
     v.wait_started();
     net.replay(&pcap, &["--topspeed"]);
-    // gauges are published once a second
-    std::thread::sleep(Duration::from_millis(1500));
-    let (_, m1) = net.get("127.0.0.1:9110", "/metrics");
+    net.metrics_until(|m| metric(m, "vigil_packets_total") >= 547.0);
+    // gauges are published once a second: wait until one is settled
+    let settled = || {
+        let mut last = -1.0;
+        for _ in 0..10 {
+            std::thread::sleep(Duration::from_millis(1100));
+            let (_, m) = net.get("127.0.0.1:9110", "/metrics");
+            let a = metric(&m, "vigil_flows_active");
+            if a == last {
+                return m;
+            }
+            last = a;
+        }
+        panic!("vigil_flows_active never settled");
+    };
+    let m1 = settled();
     assert_eq!(
         metric(&m1, "vigil_alerts_total"),
         0.0,
@@ -490,8 +517,8 @@ fn live_sighup_reload_keeps_state_and_eve_rotates() {
     write_cfg("");
     std::fs::rename(&eve, dir.join("moved.json")).unwrap();
     v.signal("HUP");
-    std::thread::sleep(Duration::from_millis(1500));
-    let (_, m2) = net.get("127.0.0.1:9110", "/metrics");
+    net.metrics_until(|m| metric(m, "vigil_reloads_total") >= 1.0);
+    let m2 = settled();
     assert_eq!(metric(&m2, "vigil_reloads_total"), 1.0, "{}", v.log_text());
     assert_eq!(
         metric(&m2, "vigil_flows_active"),
@@ -499,7 +526,7 @@ fn live_sighup_reload_keeps_state_and_eve_rotates() {
         "flows kept across reload"
     );
     net.replay(&pcap, &["--topspeed"]);
-    std::thread::sleep(Duration::from_millis(500));
+    net.metrics_until(|m| metric(m, "vigil_packets_total") >= 2.0 * 547.0);
     let (took, st) = v.stop();
     assert!(
         st.success() && took < Duration::from_secs(2),
@@ -673,9 +700,10 @@ fn live_collectors_softflowd_and_corpus() {
     assert!(junk.wait().unwrap().success());
     sent += 3;
     assert!(sent >= 4);
-    std::thread::sleep(Duration::from_millis(700));
-    let (code, m) = net.get("127.0.0.1:9110", "/metrics");
-    assert_eq!(code, 200);
+    let m = net.metrics_until(|m| {
+        metric(m, "vigil_collector_datagrams_total") >= sent as f64 + 1.0
+            && metric(m, "vigil_collector_malformed_total") >= 3.0
+    });
     let dg = metric(&m, "vigil_collector_datagrams_total");
     assert!(
         dg >= sent as f64 + 1.0,
