@@ -47,6 +47,7 @@ pub struct Metrics {
     pub collector_records: Family<Labels, Counter>,
     pub collector_malformed: Family<Labels, Counter>,
     pub collector_stats: Family<Labels, Gauge>,
+    pub collector_socket_drops: Family<Labels, Gauge>,
     pub eve_rotations: Gauge,
     /// Bytes of capture ring mapped, over all workers.
     pub ring_memory: Gauge,
@@ -139,6 +140,11 @@ impl Metrics {
             "collector_malformed",
             "Datagrams the collectors could not decode (counted, skipped), by source",
             m.collector_malformed.clone(),
+        );
+        r.register(
+            "collector_socket_drops",
+            "Datagrams the kernel dropped for a collector socket (receive buffer full), by source",
+            m.collector_socket_drops.clone(),
         );
         r.register(
             "collector_stat",

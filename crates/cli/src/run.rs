@@ -157,11 +157,24 @@ impl Default for AfPacketSource {
 }
 
 /// `[[run.netflow]]` / `[[run.sflow]]`: a UDP listening address.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectorSource {
     /// e.g. "0.0.0.0:2055" (NetFlow) or "0.0.0.0:6343" (sFlow).
     pub bind: String,
+    /// Socket receive buffer: exporters send in bursts (a flow cache
+    /// flushing), and datagrams beyond it are dropped by the kernel
+    /// (counted in `vigil_collector_socket_drops`).
+    pub recv_buffer: String,
+}
+
+impl Default for CollectorSource {
+    fn default() -> Self {
+        CollectorSource {
+            bind: String::new(),
+            recv_buffer: "8MiB".into(),
+        }
+    }
 }
 
 /// `vigil run` flags; everything else is in the config file.
@@ -394,6 +407,12 @@ fn collector_thread(
         if malformed > before {
             m.inc_by((malformed - before) as u64);
         }
+        if let Some(d) = vigil_live::udp_drops(&sock) {
+            metrics
+                .collector_socket_drops
+                .get_or_create(&lbl)
+                .set(d as i64);
+        }
         *stats_out.lock().unwrap_or_else(|e| e.into_inner()) = v;
     };
     let mut stopped_at: Option<Instant> = None;
@@ -614,6 +633,14 @@ pub fn run(args: RunArgs, mut sinks: Vec<Box<dyn Sink>>) -> anyhow::Result<u8> {
             let sock = UdpSocket::bind(&c.bind)
                 .map_err(|e| anyhow::anyhow!("{kind} bind {}: {e}", c.bind))?;
             sock.set_read_timeout(Some(POLL))?;
+            let want = parse_size(&c.recv_buffer)
+                .map_err(|e| anyhow::anyhow!("{kind} {}: recv_buffer: {e}", c.bind))?;
+            match vigil_live::set_recv_buffer(&sock, want as usize) {
+                Ok(got) => tracing::debug!(source = kind, want, got, "collector receive buffer"),
+                Err(e) => {
+                    tracing::warn!(source = kind, error = %e, "could not size the receive buffer")
+                }
+            }
             let local: SocketAddr = sock.local_addr()?;
             tracing::info!(source = kind, bind = %local, "collector source");
             let st = Arc::new(std::sync::Mutex::new(serde_json::Value::Null));

@@ -710,6 +710,11 @@ fn live_collectors_softflowd_and_corpus() {
         "datagrams counted ({sent} sent + softflowd):\n{m}"
     );
     assert!(
+        m.contains("vigil_collector_socket_drops{"),
+        "socket drops reported:\n{m}"
+    );
+    assert_eq!(metric(&m, "vigil_collector_socket_drops"), 0.0, "{m}");
+    assert!(
         metric(&m, "vigil_collector_malformed_total") >= 3.0,
         "malformed datagrams counted:\n{m}"
     );

@@ -674,6 +674,63 @@ impl Drop for Block<'_> {
     }
 }
 
+/// Asks for a receive buffer of `bytes` on a UDP socket (flow-export
+/// collectors: bursts of datagrams wait there). Tries `SO_RCVBUFFORCE`
+/// (CAP_NET_ADMIN, beyond `net.core.rmem_max`) first, then `SO_RCVBUF`;
+/// returns the size the kernel granted (it doubles the request for its
+/// bookkeeping).
+///
+/// # Errors
+/// Neither option could be set.
+pub fn set_recv_buffer(sock: &std::net::UdpSocket, bytes: usize) -> io::Result<usize> {
+    let fd = sock.as_raw_fd();
+    let v = bytes.min(i32::MAX as usize) as libc::c_int;
+    if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &v).is_err() {
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &v)?;
+    }
+    let mut got: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `got` is a writable c_int and `len` its size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&mut got as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(got.max(0) as usize)
+}
+
+/// Datagrams the kernel dropped for a bound UDP socket because its receive
+/// buffer was full: the `drops` column of `/proc/net/udp` (or `udp6`) for
+/// the socket's inode. `None` when the socket is not found there.
+pub fn udp_drops(sock: &std::net::UdpSocket) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(format!("/proc/self/fd/{}", sock.as_raw_fd()))
+        .ok()?
+        .ino();
+    let table = if sock.local_addr().ok()?.is_ipv6() {
+        "/proc/net/udp6"
+    } else {
+        "/proc/net/udp"
+    };
+    udp_drops_in(&std::fs::read_to_string(table).ok()?, inode)
+}
+
+/// The `drops` column of the row whose inode is `inode` in a
+/// `/proc/net/udp`-format table.
+pub fn udp_drops_in(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() >= 13 && f[9].parse::<u64>().ok()? == inode).then(|| f[12].parse().ok())?
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,6 +821,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn udp_drops_of_a_real_socket() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(udp_drops(&s), Some(0));
+        let got = set_recv_buffer(&s, 1 << 20).unwrap();
+        assert!(got >= 100_000, "{got}");
+        let row = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+                   1: 0100007F:0807 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n";
+        assert_eq!(udp_drops_in(row, 4242), Some(17));
+        assert_eq!(udp_drops_in(row, 1), None);
     }
 
     #[test]
