@@ -630,19 +630,25 @@ fn live_collectors_softflowd_and_corpus() {
     .unwrap();
     let v = net.vigil(&cfg);
     v.wait_started();
-    // softflowd reads a capture and exports every flow at its end
-    let pcap = PathBuf::from(CORPUS).join("scan/zeek_nmap-vsn.pcap");
-    let out = Command::new("ip")
-        .args(["netns", "exec", &net.sensor, "softflowd", "-r"])
-        .arg(&pcap)
-        .args(["-n", "127.0.0.1:2055", "-v", "9", "-d"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "softflowd: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // softflowd reads a capture and exports every flow at its end: once as
+    // NetFlow v9, once as IPFIX (a different scan capture each, so the two
+    // exports can be told apart in EVE)
+    for (file, version) in [
+        ("scan/zeek_nmap-vsn.pcap", "9"),
+        ("bruteforce/zeek_ftp_bruteforce.pcap", "10"),
+    ] {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &net.sensor, "softflowd", "-r"])
+            .arg(PathBuf::from(CORPUS).join(file))
+            .args(["-n", "127.0.0.1:2055", "-v", version, "-d"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "softflowd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // corpus datagrams, sent from inside the namespace (loopback only)
     let mut sent = 0;
     let send = |port: u16, files: &[&str]| -> usize {
@@ -735,13 +741,16 @@ fn live_collectors_softflowd_and_corpus() {
     assert!(lines
         .iter()
         .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "collector source"));
-    // softflowd's flows of the scan capture are there (its scanner)
-    assert!(
-        flows
-            .iter()
-            .any(|f| f["src_ip"] == "192.168.1.71" || f["dest_ip"] == "192.168.1.71"),
-        "softflowd's records reached EVE"
-    );
+    // softflowd's v9 flows of the scan capture (its scanner) and IPFIX
+    // flows of the FTP capture (its client) are there
+    for host in ["192.168.1.71", "192.168.56.1"] {
+        assert!(
+            flows
+                .iter()
+                .any(|f| f["src_ip"] == host || f["dest_ip"] == host),
+            "softflowd's records of {host} reached EVE"
+        );
+    }
 }
 
 fn hex(d: &[u8]) -> String {
