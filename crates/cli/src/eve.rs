@@ -253,7 +253,18 @@ impl EveWriter {
             }
             let _ = write!(s, "{id}");
         }
-        s.push_str("]}}");
+        s.push(']');
+        if !a.sources.is_empty() {
+            s.push_str(",\"sources\":[");
+            for (i, ip) in a.sources.iter().enumerate() {
+                if i > 0 {
+                    s.push(',');
+                }
+                let _ = write!(s, "\"{ip}\"");
+            }
+            s.push(']');
+        }
+        s.push_str("}}");
         self.emit();
     }
 

@@ -133,6 +133,10 @@ pub struct Alert {
     pub metrics: Vec<(&'static str, f64)>,
     /// Some of the flows involved (bounded by the detector).
     pub flow_ids: Vec<u64>,
+    /// A flood's sources when it comes from a few real hosts, busiest
+    /// first (empty when spoofed or widely distributed): what a drop set
+    /// needs. Kept apart from `src`, which the scorer keys on.
+    pub sources: Vec<Addr>,
 }
 
 impl Alert {
@@ -157,6 +161,7 @@ impl Alert {
             dest_port: None,
             metrics: Vec::new(),
             flow_ids: Vec::new(),
+            sources: Vec::new(),
         }
     }
 

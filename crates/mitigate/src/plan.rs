@@ -8,7 +8,8 @@
 //!   a home network whose policy names the backend;
 //! - allowlisted victims and sources are never acted on (refused, counted);
 //! - a flood from at most `few_sources` distinct sources comes from real
-//!   attackers: once their addresses are known (the alert's `src`, or the
+//!   attackers: once their addresses are known (the alert's `sources`, as
+//!   the dos detector names a few-source flood's hosts, its `src`, or the
 //!   flows to the victim that end during the attack) they go into a drop
 //!   set; every flood also gets a per-victim limit of its kind of packets,
 //!   which needs no source and so holds against spoofing from the first
@@ -227,7 +228,8 @@ impl Planner {
             _ => nsrc.is_some_and(|n| n >= 1.0 && n <= self.cfg.few_sources as f64),
         };
         self.note_attack(victim, flood, few, a);
-        if let Some(src) = a.src {
+        // the detector's own count of its few sources, else the alert's src
+        for src in a.sources.iter().chain(a.src.as_ref()) {
             self.note_source(victim, src.to_ip(), MIN_SOURCE_PKTS);
         }
         let backends = self.backends_for(dst);

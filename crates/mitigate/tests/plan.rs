@@ -125,6 +125,31 @@ fn few_real_attackers_named_by_the_alert_go_into_the_drop_set() {
 }
 
 #[test]
+fn the_sources_the_dos_detector_names_are_dropped_at_the_first_alert() {
+    let mut c = cfg();
+    c.bgp.enabled = false;
+    let mut p = Planner::new(&c).unwrap();
+    let mut a = dos(0, "10.0.0.5", 1_000_003, 3.0);
+    a.sources = ["198.51.100.9", "198.51.100.7", "198.51.100.8"]
+        .iter()
+        .map(|s| Addr::from(ip(s)))
+        .collect();
+    let ops = p.alert(&a);
+    assert_eq!(
+        kinds(&ops),
+        vec![
+            ("announce".into(), Backend::Nftables, Kind::RateLimit),
+            ("announce".into(), Backend::Nftables, Kind::DropSources)
+        ]
+    );
+    let Op::Announce(d) = &ops[1] else { panic!() };
+    assert_eq!(
+        d.sources,
+        vec![ip("198.51.100.7"), ip("198.51.100.8"), ip("198.51.100.9")]
+    );
+}
+
+#[test]
 fn few_source_attackers_are_named_from_flows_that_end_during_the_attack() {
     let mut c = cfg();
     c.bgp.enabled = false;

@@ -166,6 +166,8 @@ pub const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (run_id, incident_id, host, kind, name)
     );",
+    // 2: the sources a flood alert names (few real attackers)
+    "ALTER TABLE alerts ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// Schema version this vigil writes.

@@ -78,6 +78,8 @@ pub struct AlertRow {
     pub update: u32,
     pub metrics: serde_json::Value,
     pub flow_ids: Vec<u64>,
+    /// A flood's few real sources, busiest first.
+    pub sources: Vec<String>,
 }
 
 /// An incident as stored (and as the cli builds it from the correlator's).
@@ -234,7 +236,7 @@ impl Store {
         w.limit("a.ts_ns, a.id", f.limit);
         let sql = format!(
             "SELECT a.id, a.run_id, a.ts_ns, a.category, a.signature_id, a.signature, a.severity, a.src_ip, a.src_port,
-             a.dest_ip, a.dest_port, a.proto, a.update_n, a.metrics, a.flow_ids FROM alerts a{}",
+             a.dest_ip, a.dest_port, a.proto, a.update_n, a.metrics, a.flow_ids, a.sources FROM alerts a{}",
             w.sql
         );
         let mut st = self.conn.prepare(&sql)?;
@@ -256,6 +258,7 @@ impl Store {
                 metrics: serde_json::from_str(&r.get::<_, String>(13)?)
                     .unwrap_or(serde_json::Value::Null),
                 flow_ids: json_vec(r.get(14)?),
+                sources: json_vec(r.get(15)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

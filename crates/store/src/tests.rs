@@ -213,3 +213,30 @@ fn merged_incidents_hand_over_their_alerts() {
     };
     assert_eq!(st.alerts(&f).expect("alerts").len(), 2);
 }
+
+#[test]
+fn an_older_store_is_migrated_in_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("old.db");
+    {
+        // a store as the first schema left it, with one alert
+        let c = rusqlite::Connection::open(&p).expect("c");
+        c.execute_batch(MIGRATIONS[0]).expect("v1");
+        c.pragma_update(None, "user_version", 1).expect("v");
+        c.execute_batch(
+            "INSERT INTO runs (started_at, command, inputs, home_net, version) VALUES ('t', 'analyze', '[]', '[]', '0');
+             INSERT INTO alerts (run_id, ts_ns, category, signature_id, signature, severity, update_n, metrics, flow_ids)
+             VALUES (1, 5, 'dos', 1, 'old', 1, 0, '{}', '[]');",
+        )
+        .expect("rows");
+    }
+    let st = Store::open_existing(&p).expect("migrates");
+    let v: i64 = st
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("v");
+    assert_eq!(v, schema_version());
+    let a = st.alerts(&Filter::default()).expect("alerts");
+    assert_eq!(a.len(), 1);
+    assert!(a[0].sources.is_empty());
+}

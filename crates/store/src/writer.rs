@@ -307,8 +307,8 @@ fn write_row(
                 .collect();
             let mut st = tx.prepare_cached(
                 "INSERT INTO alerts (run_id, ts_ns, category, signature_id, signature, severity, src_ip, src_port,
-                 dest_ip, dest_port, proto, update_n, metrics, flow_ids)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 dest_ip, dest_port, proto, update_n, metrics, flow_ids, sources)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
             st.execute(params![
                 run_id,
@@ -325,6 +325,10 @@ fn write_row(
                 update,
                 serde_json::Value::Object(metrics).to_string(),
                 serde_json::to_string(&a.flow_ids).unwrap_or_default(),
+                serde_json::to_string(
+                    &a.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+                )
+                .unwrap_or_default(),
             ])?;
             *last_alert = Some(tx.last_insert_rowid());
         }

@@ -179,6 +179,8 @@ struct Dest {
     base: Base,
     /// Distinct sources of the current second (allocated when hot).
     srcs: Option<Box<Hll>>,
+    /// Its busiest sources (allocated with `srcs`).
+    top: Option<Box<TopSources>>,
     /// Distinct destination ports of the current second's bare SYNs.
     syn_ports: Bitmap<8>,
     /// HTTP requests in the current 10-second window and their sources.
@@ -200,6 +202,7 @@ impl Dest {
             cur: Win::default(),
             base: Base::default(),
             srcs: None,
+            top: None,
             syn_ports: Bitmap::default(),
             http: 0,
             http_srcs: None,
@@ -263,6 +266,62 @@ pub struct Dos {
 }
 
 const HOT_PKTS: u64 = 64;
+/// Sources tracked per hot destination (Misra-Gries counters): a flood
+/// from at most this many hosts has every one of them named in its alert.
+pub const TOP_SOURCES: usize = 8;
+/// A flood from at most this many distinct sources (by the estimate) names
+/// them (`Alert::sources`); beyond, it is spoofed or distributed.
+const NAME_SOURCES_MAX: f64 = TOP_SOURCES as f64;
+
+/// The busiest sources of a window by the Misra-Gries summary: with k
+/// counters, every source sending more than 1/(k+1) of the packets is kept,
+/// and with at most k sources all of them are, with exact counts.
+#[derive(Default)]
+struct TopSources {
+    n: usize,
+    slots: [(Addr, u64); TOP_SOURCES],
+}
+
+impl TopSources {
+    fn add(&mut self, a: Addr, k: u64) {
+        let live = &mut self.slots[..self.n];
+        if let Some(s) = live.iter_mut().find(|s| s.0 == a) {
+            s.1 += k;
+            return;
+        }
+        if self.n < TOP_SOURCES {
+            self.slots[self.n] = (a, k);
+            self.n += 1;
+            return;
+        }
+        // full: take `k` off everyone (and the newcomer), drop zeros
+        let dec = live.iter().map(|s| s.1).min().unwrap_or(0).min(k);
+        let mut j = 0;
+        for i in 0..self.n {
+            let (addr, c) = self.slots[i];
+            if c > dec {
+                self.slots[j] = (addr, c - dec);
+                j += 1;
+            }
+        }
+        self.n = j;
+        if k > dec && self.n < TOP_SOURCES {
+            self.slots[self.n] = (a, k - dec);
+            self.n += 1;
+        }
+    }
+
+    /// Sources, busiest first.
+    fn sorted(&self) -> Vec<Addr> {
+        let mut v: Vec<(Addr, u64)> = self.slots[..self.n].to_vec();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.into_iter().map(|s| s.0).collect()
+    }
+
+    fn clear(&mut self) {
+        self.n = 0;
+    }
+}
 const CHECK_EVERY: u64 = 256;
 
 impl Dos {
@@ -392,6 +451,13 @@ impl Dos {
             ("baseline_pps", d.base.pkts),
         ];
         a.flow_ids = d.flow_ids.clone();
+        if srcs >= 1.0 && srcs <= NAME_SOURCES_MAX && kind != Kind::Amplification {
+            // a few real hosts (an amplification's sources are reflectors,
+            // not the attacker)
+            if let Some(t) = &d.top {
+                a.sources = t.sorted();
+            }
+        }
         out.push(a);
     }
 
@@ -601,6 +667,7 @@ impl Detector for Dos {
             d.srcs
                 .get_or_insert_with(|| Box::new(Hll::new(10)))
                 .add_hash(hash_addr(&p.src));
+            d.top.get_or_insert_with(Box::default).add(p.src, 1);
             if d.flow_ids.len() < 8 && c.flow.new_flow {
                 d.flow_ids.push(c.flow.flow_id);
             }
@@ -716,6 +783,9 @@ impl Detector for Dos {
             d.srcs
                 .get_or_insert_with(|| Box::new(Hll::new(10)))
                 .add_hash(hash_addr(&r.client));
+            d.top
+                .get_or_insert_with(Box::default)
+                .add(r.client, r.toserver.pkts.max(1));
             if d.flow_ids.len() < 8 {
                 d.flow_ids.push(r.flow_id);
             }
@@ -791,6 +861,13 @@ impl Detector for Dos {
                     h.clear();
                 } else {
                     d.srcs = None;
+                }
+            }
+            if let Some(t) = d.top.as_mut() {
+                if hot {
+                    t.clear();
+                } else {
+                    d.top = None;
                 }
             }
             if !hot {

@@ -61,6 +61,8 @@ fn spoofed_syn_flood_of_a_million_packets_is_one_alert_and_bounded() {
     );
     let m = |k: &str| dos[0].metrics.iter().find(|x| x.0 == k).unwrap().1;
     assert!(m("distinct_sources") > 200.0);
+    // spoofed: no source is named
+    assert!(dos[0].sources.is_empty());
     assert!(m("syn_ratio") > 0.99);
     // one destination tracked, whatever the number of sources
     assert_eq!(r.d.tracked(), 1);
@@ -159,6 +161,33 @@ fn icmp_flood_from_few_bots() {
     r.advance(T0 + 5 * SEC);
     assert_eq!(r.out.len(), 1);
     assert_eq!(r.out[0].signature_id, Kind::IcmpFlood.sid());
+    // the five bots are named, for a drop set
+    let mut named = r.out[0].sources.clone();
+    named.sort();
+    let mut bots: Vec<Addr> = (0..5).map(outside).collect();
+    bots.sort();
+    assert_eq!(named, bots);
+}
+
+#[test]
+fn top_sources_keep_every_heavy_hitter() {
+    let mut t = TopSources::default();
+    // three heavy sources among a stream of one-packet spoofed ones
+    for i in 0..30_000u32 {
+        let a = if i % 4 == 0 {
+            outside(1_000_000 + i)
+        } else {
+            outside(i % 3)
+        };
+        t.add(a, 1);
+    }
+    let top = t.sorted();
+    for h in 0..3 {
+        assert!(top.contains(&outside(h)), "{h} kept");
+    }
+    // at most TOP_SOURCES, busiest first
+    assert!(top.len() <= TOP_SOURCES);
+    assert!(top[..3].iter().all(|a| (0..3).map(outside).any(|h| h == *a)));
 }
 
 #[test]
