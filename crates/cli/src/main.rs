@@ -237,8 +237,16 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
     if let Some(path) = &a.store {
         let info = vigil_store::RunInfo {
             command: "analyze".into(),
-            inputs: opts.captures.iter().map(|p| p.display().to_string()).collect(),
-            home_net: opts.home_net.iter().map(|(a, l)| format!("{a}/{l}")).collect(),
+            inputs: opts
+                .captures
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            home_net: opts
+                .home_net
+                .iter()
+                .map(|(a, l)| format!("{a}/{l}"))
+                .collect(),
         };
         match store_sink::StoreSink::open(path, &info) {
             Ok((sink, run)) => {
@@ -263,9 +271,12 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
                 excerpts: if a.no_excerpts {
                     None
                 } else {
-                    a.excerpts
-                        .clone()
-                        .or_else(|| a.store.as_ref().or(a.evidence.as_ref()).map(|p| excerpt::default_dir(p)))
+                    a.excerpts.clone().or_else(|| {
+                        a.store
+                            .as_ref()
+                            .or(a.evidence.as_ref())
+                            .map(|p| excerpt::default_dir(p))
+                    })
                 },
                 budget: excerpt_budget,
             };
@@ -274,7 +285,8 @@ fn analyze(a: AnalyzeArgs) -> ExitCode {
             }
             if let (Some(log), Some(k)) = (&a.evidence, &a.evidence_key) {
                 if let Err(e) = verify::load_key(k).and_then(|key| verify::sign(log, &key)) {
-                    o.sink_error.get_or_insert(format!("signing the evidence head: {e}"));
+                    o.sink_error
+                        .get_or_insert(format!("signing the evidence head: {e}"));
                 }
             }
             if !a.quiet {

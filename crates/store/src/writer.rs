@@ -325,10 +325,8 @@ fn write_row(
                 update,
                 serde_json::Value::Object(metrics).to_string(),
                 serde_json::to_string(&a.flow_ids).unwrap_or_default(),
-                serde_json::to_string(
-                    &a.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-                )
-                .unwrap_or_default(),
+                serde_json::to_string(&a.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    .unwrap_or_default(),
             ])?;
             *last_alert = Some(tx.last_insert_rowid());
         }

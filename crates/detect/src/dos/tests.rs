@@ -187,7 +187,9 @@ fn top_sources_keep_every_heavy_hitter() {
     }
     // at most TOP_SOURCES, busiest first
     assert!(top.len() <= TOP_SOURCES);
-    assert!(top[..3].iter().all(|a| (0..3).map(outside).any(|h| h == *a)));
+    assert!(top[..3]
+        .iter()
+        .all(|a| (0..3).map(outside).any(|h| h == *a)));
 }
 
 #[test]
