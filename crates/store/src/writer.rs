@@ -159,14 +159,10 @@ impl Timeline {
         let last = end / self.width;
         // a span longer than the bound is folded into its ends' buckets
         // rather than walked bucket by bucket
-        let spans: Vec<u64> = if last - first > MAX_BUCKETS as u64 {
-            vec![first, last]
-        } else {
-            (first..=last).collect()
-        };
-        let n = spans.len() as u64;
-        for (i, b) in spans.into_iter().enumerate() {
-            let i = i as u64;
+        let folded = last - first > MAX_BUCKETS as u64;
+        let n = if folded { 2 } else { last - first + 1 };
+        for i in 0..n {
+            let b = if folded && i == 1 { last } else { first + i };
             let share = |v: u64| v / n + u64::from(i < v % n);
             let e = self.buckets.entry(b * self.width).or_default();
             e.0 += share(pkts);
@@ -234,6 +230,22 @@ fn writer_thread(mut conn: Connection, run_id: i64, rx: Receiver<Batch>) -> Resu
     Ok(rows)
 }
 
+fn state_name(s: vigil_core::FlowState) -> &'static str {
+    match s {
+        vigil_core::FlowState::New => "new",
+        vigil_core::FlowState::Established => "established",
+        vigil_core::FlowState::Closed => "closed",
+    }
+}
+
+fn reason_name(r: vigil_core::EndReason) -> &'static str {
+    match r {
+        vigil_core::EndReason::Timeout => "timeout",
+        vigil_core::EndReason::Shutdown => "shutdown",
+        vigil_core::EndReason::Forced => "forced",
+    }
+}
+
 fn addr_text(a: Option<vigil_core::Addr>) -> Option<String> {
     a.map(|a| a.to_string())
 }
@@ -270,8 +282,8 @@ fn write_row(
                 r.toserver.bytes as i64,
                 r.toclient.bytes as i64,
                 r.app_proto,
-                format!("{:?}", r.state).to_lowercase(),
-                format!("{:?}", r.reason).to_lowercase(),
+                state_name(r.state),
+                reason_name(r.reason),
             ])?;
             timeline.add(
                 r.start,
