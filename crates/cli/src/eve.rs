@@ -8,8 +8,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use vigil_core::{
-    format_eve_ts, proto, push_eve_ts, EndReason, FlowRecord, FlowState, Nanos, ShedAggregate,
-    NANOS_PER_SEC,
+    format_eve_ts, proto, push_eve_ts, FlowRecord, Nanos, ShedAggregate, NANOS_PER_SEC,
 };
 
 /// Writes EVE lines to any writer; counts what it wrote.
@@ -27,22 +26,6 @@ pub struct EveWriter {
     pub tap: Option<Vec<(Nanos, &'static str, String)>>,
     /// The first write error; later writes are skipped.
     pub error: Option<io::Error>,
-}
-
-fn state_name(s: FlowState) -> &'static str {
-    match s {
-        FlowState::New => "new",
-        FlowState::Established => "established",
-        FlowState::Closed => "closed",
-    }
-}
-
-fn reason_name(r: EndReason) -> &'static str {
-    match r {
-        EndReason::Timeout => "timeout",
-        EndReason::Shutdown => "shutdown",
-        EndReason::Forced => "forced",
-    }
 }
 
 fn push_proto(s: &mut String, p: u8) {
@@ -166,9 +149,9 @@ impl EveWriter {
             r.end.saturating_sub(r.start) / NANOS_PER_SEC,
         );
         s.push_str(",\"state\":\"");
-        s.push_str(state_name(r.state));
+        s.push_str(r.state.name());
         s.push_str("\",\"reason\":\"");
-        s.push_str(reason_name(r.reason));
+        s.push_str(r.reason.name());
         s.push_str("\",\"alerted\":false}");
         if r.proto == proto::TCP {
             let all = ts.tcp_flags | tc.tcp_flags;
@@ -194,7 +177,7 @@ impl EveWriter {
                 }
             }
             s.push_str(",\"state\":\"");
-            s.push_str(state_name(r.state));
+            s.push_str(r.state.name());
             s.push_str("\"}");
         }
         s.push('}');

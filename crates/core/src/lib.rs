@@ -114,6 +114,28 @@ pub enum FlowState {
     Closed,
 }
 
+impl FlowState {
+    /// As EVE writes it (`flow.state`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowState::New => "new",
+            FlowState::Established => "established",
+            FlowState::Closed => "closed",
+        }
+    }
+}
+
+impl EndReason {
+    /// As EVE writes it (`flow.reason`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Forced => "forced",
+        }
+    }
+}
+
 /// Per-direction counters of a flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DirCounters {

@@ -230,22 +230,6 @@ fn writer_thread(mut conn: Connection, run_id: i64, rx: Receiver<Batch>) -> Resu
     Ok(rows)
 }
 
-fn state_name(s: vigil_core::FlowState) -> &'static str {
-    match s {
-        vigil_core::FlowState::New => "new",
-        vigil_core::FlowState::Established => "established",
-        vigil_core::FlowState::Closed => "closed",
-    }
-}
-
-fn reason_name(r: vigil_core::EndReason) -> &'static str {
-    match r {
-        vigil_core::EndReason::Timeout => "timeout",
-        vigil_core::EndReason::Shutdown => "shutdown",
-        vigil_core::EndReason::Forced => "forced",
-    }
-}
-
 fn addr_text(a: Option<vigil_core::Addr>) -> Option<String> {
     a.map(|a| a.to_string())
 }
@@ -282,8 +266,8 @@ fn write_row(
                 r.toserver.bytes as i64,
                 r.toclient.bytes as i64,
                 r.app_proto,
-                state_name(r.state),
-                reason_name(r.reason),
+                r.state.name(),
+                r.reason.name(),
             ])?;
             timeline.add(
                 r.start,
