@@ -392,6 +392,8 @@ fn killed_mid_run_the_store_still_opens() {
     let runs = st.runs().expect("runs");
     assert_eq!(runs[0].status, "running");
     assert!(runs[0].finished_at.is_none());
+    // the traffic chart up to the last committed alert is there too
+    assert!(!st.timeline(runs[0].id).expect("timeline").is_empty());
     drop(st);
     let q = run_ok(vigil().args(["query", "alerts", "--store"]).arg(&db));
     assert!(q.lines().count() > 1);

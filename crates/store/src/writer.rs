@@ -148,7 +148,16 @@ impl Writer {
 struct Timeline {
     width: u64,
     buckets: HashMap<u64, (u64, u64)>,
+    /// Buckets changed since they were last written.
+    dirty: std::collections::HashSet<u64>,
+    /// The width changed: every row of the run is rewritten.
+    rewrite: bool,
 }
+
+/// Wall time between timeline writes during a run (and at every batch with
+/// an alert), so a run that is killed still leaves its traffic chart up to
+/// its last alert.
+const TIMELINE_EVERY: Duration = Duration::from_secs(2);
 
 impl Timeline {
     /// Spreads `pkts` and `bytes` evenly (in whole units, so totals are
@@ -167,9 +176,15 @@ impl Timeline {
             let e = self.buckets.entry(b * self.width).or_default();
             e.0 += share(pkts);
             e.1 += share(bytes);
+            if self.dirty.len() <= MAX_BUCKETS {
+                self.dirty.insert(b * self.width);
+            } else {
+                self.rewrite = true;
+            }
         }
         while self.buckets.len() > MAX_BUCKETS {
             self.width *= 2;
+            self.rewrite = true;
             let old = std::mem::take(&mut self.buckets);
             for (k, (p, b)) in old {
                 let e = self.buckets.entry(k / self.width * self.width).or_default();
@@ -195,7 +210,10 @@ fn writer_thread(mut conn: Connection, run_id: i64, rx: Receiver<Batch>) -> Resu
     let mut timeline = Timeline {
         width: NANOS_PER_SEC,
         buckets: HashMap::new(),
+        dirty: std::collections::HashSet::new(),
+        rewrite: false,
     };
+    let mut timeline_at = Instant::now();
     let mut last_alert: Option<i64> = None;
     let mut rows = 0u64;
     let mut alerts = 0u64;
@@ -215,12 +233,22 @@ fn writer_thread(mut conn: Connection, run_id: i64, rx: Receiver<Batch>) -> Resu
                         &mut flows,
                     )?;
                 }
+                // kept current with every committed alert, and every few
+                // seconds otherwise
+                let alerting = msgs
+                    .iter()
+                    .any(|m| matches!(m, Msg::Alert(..) | Msg::Incident(..)));
+                if alerting || timeline_at.elapsed() >= TIMELINE_EVERY {
+                    write_timeline(&tx, run_id, &mut timeline)?;
+                    timeline_at = Instant::now();
+                }
                 tx.commit()?;
                 rows += msgs.len() as u64;
             }
             Batch::Finish(t) => {
                 let tx = conn.transaction()?;
-                finish_run(&tx, run_id, &t, &timeline, flows, alerts)?;
+                write_timeline(&tx, run_id, &mut timeline)?;
+                finish_run(&tx, run_id, &t, flows, alerts)?;
                 tx.commit()?;
                 let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
                 break;
@@ -373,28 +401,31 @@ fn write_row(
     Ok(())
 }
 
-fn finish_run(
-    tx: &Transaction,
-    run_id: i64,
-    t: &RunTotals,
-    timeline: &Timeline,
-    flows: u64,
-    alerts: u64,
-) -> Result<()> {
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT OR REPLACE INTO timeline (run_id, bucket_ns, width_ns, pkts, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (b, (p, by)) in &timeline.buckets {
-            st.execute(params![
-                run_id,
-                *b as i64,
-                timeline.width as i64,
-                *p as i64,
-                *by as i64
-            ])?;
-        }
+/// Writes the buckets changed since the last call (all of them after a
+/// width change).
+fn write_timeline(tx: &Transaction, run_id: i64, t: &mut Timeline) -> Result<()> {
+    if t.rewrite {
+        tx.execute("DELETE FROM timeline WHERE run_id = ?1", [run_id])?;
+        t.dirty = t.buckets.keys().copied().collect();
+        t.rewrite = false;
     }
+    let mut st = tx.prepare_cached(
+        "INSERT OR REPLACE INTO timeline (run_id, bucket_ns, width_ns, pkts, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for b in t.dirty.drain() {
+        let (p, by) = t.buckets.get(&b).copied().unwrap_or_default();
+        st.execute(params![
+            run_id,
+            b as i64,
+            t.width as i64,
+            p as i64,
+            by as i64
+        ])?;
+    }
+    Ok(())
+}
+
+fn finish_run(tx: &Transaction, run_id: i64, t: &RunTotals, flows: u64, alerts: u64) -> Result<()> {
     tx.execute(
         "UPDATE runs SET finished_at = ?2, status = ?3, first_ns = ?4, last_ns = ?5, packets = ?6, bytes = ?7,
          flows = ?8, alerts = ?9 WHERE id = ?1",
