@@ -451,7 +451,7 @@ impl Dos {
             ("baseline_pps", d.base.pkts),
         ];
         a.flow_ids = d.flow_ids.clone();
-        if srcs >= 1.0 && srcs <= NAME_SOURCES_MAX && kind != Kind::Amplification {
+        if (1.0..=NAME_SOURCES_MAX).contains(&srcs) && kind != Kind::Amplification {
             // a few real hosts (an amplification's sources are reflectors,
             // not the attacker)
             if let Some(t) = &d.top {
