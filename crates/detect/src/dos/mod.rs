@@ -266,48 +266,37 @@ pub struct Dos {
 }
 
 const HOT_PKTS: u64 = 64;
-/// Sources tracked per hot destination (Misra-Gries counters): a flood
-/// from at most this many hosts has every one of them named in its alert.
+/// Sources tracked per hot destination and second: a flood from at most
+/// this many hosts has every one of them named in its alert.
 pub const TOP_SOURCES: usize = 8;
 /// A flood from at most this many distinct sources (by the estimate) names
 /// them (`Alert::sources`); beyond, it is spoofed or distributed.
 const NAME_SOURCES_MAX: f64 = TOP_SOURCES as f64;
 
-/// The busiest sources of a window by the Misra-Gries summary: with k
-/// counters, every source sending more than 1/(k+1) of the packets is kept,
-/// and with at most k sources all of them are, with exact counts.
+/// A window's sources with their packet counts while there are at most
+/// [`TOP_SOURCES`] of them; past that the window's flood is spoofed or
+/// distributed, nothing is named, and tracking stops until the next window
+/// (one flag test per packet under a spoofed flood).
 #[derive(Default)]
 struct TopSources {
     n: usize,
+    overflow: bool,
     slots: [(Addr, u64); TOP_SOURCES],
 }
 
 impl TopSources {
     fn add(&mut self, a: Addr, k: u64) {
-        let live = &mut self.slots[..self.n];
-        if let Some(s) = live.iter_mut().find(|s| s.0 == a) {
-            s.1 += k;
+        if self.overflow {
             return;
         }
-        if self.n < TOP_SOURCES {
+        if let Some(s) = self.slots[..self.n].iter_mut().find(|s| s.0 == a) {
+            s.1 += k;
+        } else if self.n < TOP_SOURCES {
             self.slots[self.n] = (a, k);
             self.n += 1;
-            return;
-        }
-        // full: take `k` off everyone (and the newcomer), drop zeros
-        let dec = live.iter().map(|s| s.1).min().unwrap_or(0).min(k);
-        let mut j = 0;
-        for i in 0..self.n {
-            let (addr, c) = self.slots[i];
-            if c > dec {
-                self.slots[j] = (addr, c - dec);
-                j += 1;
-            }
-        }
-        self.n = j;
-        if k > dec && self.n < TOP_SOURCES {
-            self.slots[self.n] = (a, k - dec);
-            self.n += 1;
+        } else {
+            self.overflow = true;
+            self.n = 0;
         }
     }
 
@@ -320,6 +309,7 @@ impl TopSources {
 
     fn clear(&mut self) {
         self.n = 0;
+        self.overflow = false;
     }
 }
 const CHECK_EVERY: u64 = 256;
