@@ -124,8 +124,10 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
             && (o.starts_with('+') || o.starts_with('-')) =>
         {
             let m = o.len() - 2;
-            let (Some(oh), Some(om)) = (o[1..3].parse::<i64>().ok(), o[m..].parse::<i64>().ok())
-            else {
+            let (Some(oh), Some(om)) = (
+                o.get(1..3).and_then(|x| x.parse::<i64>().ok()),
+                o.get(m..).and_then(|x| x.parse::<i64>().ok()),
+            ) else {
                 return Err(bad());
             };
             let v = oh * 3600 + om * 60;
@@ -414,5 +416,21 @@ mod tests {
         assert!(parse_time("yesterday").is_err());
         assert!(parse_time("2017-13-01T00:00:00Z").is_err());
         assert!(parse_time("2017-01-01T00:00:00.Z").is_err());
+        // not a char boundary where an offset's digits would be
+        assert!(parse_time("2017-01-01T00:00:00+0\u{e9}0").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_a_time_or_an_error(s in ".{0,40}") {
+            let _ = parse_time(&s);
+        }
+
+        #[test]
+        fn any_rfc3339_shaped_text_is_a_time_or_an_error(
+            s in "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:?[0-9]{2}|.{0,3})"
+        ) {
+            let _ = parse_time(&s);
+        }
     }
 }
