@@ -7,47 +7,17 @@
 //! with a reason otherwise).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+// the namespace lab shared with vigil-mitigate's own namespace tests
+#[path = "../../mitigate/tests/common/mod.rs"]
+mod common;
+use common::{have, is_root, ns_sh, rx_rate, sh, Lab};
+
 const VIGIL: &str = env!("CARGO_BIN_EXE_vigil");
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-fn have(prog: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn ns_sh(ns: &str, args: &[&str]) -> String {
-    let mut v = vec!["ip", "netns", "exec", ns];
-    v.extend_from_slice(args);
-    sh(&v)
-}
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vigil-mitigate-{tag}-{}", std::process::id()));
@@ -287,78 +257,6 @@ fn a_bad_mitigate_section_is_a_config_error() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Namespaces (and processes in them) removed on drop, also on failure.
-#[derive(Default)]
-struct Lab {
-    names: Vec<String>,
-    children: Vec<Child>,
-}
-
-impl Lab {
-    fn ns(&mut self, tag: &str) -> String {
-        let name = format!("vmc{tag}{}", std::process::id());
-        let _ = Command::new("ip")
-            .args(["netns", "del", &name])
-            .stderr(Stdio::null())
-            .status();
-        sh(&["ip", "netns", "add", &name]);
-        self.names.push(name.clone());
-        ns_sh(&name, &["ip", "link", "set", "lo", "up"]);
-        name
-    }
-    fn link(&mut self, a: &str, a_if: &str, a_ip: &str, b: &str, b_if: &str, b_ip: &str) {
-        sh(&[
-            "ip", "link", "add", a_if, "netns", a, "type", "veth", "peer", "name", b_if, "netns", b,
-        ]);
-        ns_sh(a, &["ip", "addr", "add", a_ip, "dev", a_if]);
-        ns_sh(b, &["ip", "addr", "add", b_ip, "dev", b_if]);
-        ns_sh(a, &["ip", "link", "set", a_if, "up"]);
-        ns_sh(b, &["ip", "link", "set", b_if, "up"]);
-    }
-    fn spawn(&mut self, ns: &str, args: &[&str], stderr: Option<&Path>) -> usize {
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(match stderr {
-                Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
-                None => Stdio::null(),
-            })
-            .spawn()
-            .expect("spawn in netns");
-        self.children.push(child);
-        self.children.len() - 1
-    }
-    fn kill(&mut self, i: usize) {
-        let _ = self.children[i].kill();
-        let _ = self.children[i].wait();
-    }
-    fn term(&mut self, i: usize) -> Option<i32> {
-        let pid = self.children[i].id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let t = Instant::now();
-        while t.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(st)) = self.children[i].try_wait() {
-                return st.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for n in &self.names {
-            let _ = Command::new("ip").args(["netns", "del", n]).status();
-        }
-    }
-}
-
 fn vigil_rules(ns: &str) -> Vec<String> {
     let v: Value = serde_json::from_str(&ns_sh(ns, &["nft", "-j", "list", "ruleset"])).unwrap();
     v["nftables"]
@@ -368,18 +266,6 @@ fn vigil_rules(ns: &str) -> Vec<String> {
         .filter_map(|i| i.get("rule")?.get("comment")?.as_str().map(String::from))
         .filter(|c| c.starts_with("vigil:nftables"))
         .collect()
-}
-
-fn rx_packets(ns: &str, dev: &str) -> u64 {
-    let v: Value =
-        serde_json::from_str(&ns_sh(ns, &["ip", "-s", "-j", "link", "show", "dev", dev])).unwrap();
-    v[0]["stats64"]["rx"]["packets"].as_u64().unwrap()
-}
-
-fn rx_rate(ns: &str, dev: &str, ms: u64) -> f64 {
-    let a = rx_packets(ns, dev);
-    std::thread::sleep(Duration::from_millis(ms));
-    (rx_packets(ns, dev) - a) as f64 * 1000.0 / ms as f64
 }
 
 #[test]
@@ -463,26 +349,7 @@ fn vigil_run_on_a_router_mitigates_a_live_flood() {
     }
     let dir = tmpdir("run");
     let mut lab = Lab::default();
-    let att = lab.ns("a");
-    let rtr = lab.ns("r");
-    let vic = lab.ns("v");
-    lab.link(&att, "att0", "10.233.1.2/24", &rtr, "ra0", "10.233.1.1/24");
-    lab.link(&rtr, "rv0", "10.233.2.1/24", &vic, "vic0", "10.233.2.2/24");
-    ns_sh(
-        &att,
-        &["ip", "route", "add", "default", "via", "10.233.1.1"],
-    );
-    ns_sh(
-        &vic,
-        &["ip", "route", "add", "default", "via", "10.233.2.1"],
-    );
-    for k in [
-        "net.ipv4.ip_forward=1",
-        "net.ipv4.conf.all.rp_filter=0",
-        "net.ipv4.conf.ra0.rp_filter=0",
-    ] {
-        ns_sh(&rtr, &["sysctl", "-qw", k]);
-    }
+    let (att, rtr, vic) = lab.router("", 233);
     let flood = [
         "hping3",
         "-q",
@@ -495,7 +362,7 @@ fn vigil_run_on_a_router_mitigates_a_live_flood() {
         "10.233.2.2",
     ];
     // no mitigation: what the flood does to the victim
-    let f = lab.spawn(&att, &flood, None);
+    let f = lab.spawn(&att, &flood);
     std::thread::sleep(Duration::from_millis(500));
     let none = rx_rate(&vic, "vic0", 1000);
     lab.kill(f);
@@ -520,10 +387,10 @@ fn vigil_run_on_a_router_mitigates_a_live_flood() {
     )
     .unwrap();
     let log = dir.join("vigil.log");
-    let v = lab.spawn(
+    let v = lab.spawn_logged(
         &rtr,
         &[VIGIL, "run", "--config", cfg.to_str().unwrap()],
-        Some(&log),
+        &log,
     );
     let t = Instant::now();
     while !std::fs::read_to_string(&log)
@@ -544,7 +411,7 @@ fn vigil_run_on_a_router_mitigates_a_live_flood() {
         .unwrap()
         .as_nanos() as i128;
     let t0 = Instant::now();
-    let f = lab.spawn(&att, &flood, None);
+    let f = lab.spawn(&att, &flood);
     while vigil_rules(&rtr).is_empty() {
         assert!(
             t0.elapsed() < Duration::from_secs(15),
@@ -575,7 +442,6 @@ fn vigil_run_on_a_router_mitigates_a_live_flood() {
             "u50000",
             "10.233.2.2",
         ],
-        None,
     );
     let t1 = Instant::now();
     while !vigil_rules(&rtr).is_empty() {

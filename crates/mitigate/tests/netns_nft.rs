@@ -66,22 +66,7 @@ fn nftables_limits_and_drops_a_flood_through_a_router_namespace() {
         return;
     }
     let mut lab = Lab::default();
-    let att = lab.ns("a");
-    let rtr = lab.ns("r");
-    let vic = lab.ns("v");
-    lab.link(&att, "att0", "10.231.1.2/24", &rtr, "ra0", "10.231.1.1/24");
-    lab.link(&rtr, "rv0", "10.231.2.1/24", &vic, "vic0", "10.231.2.2/24");
-    ns_sh(
-        &att,
-        &["ip", "route", "add", "default", "via", "10.231.1.1"],
-    );
-    ns_sh(
-        &vic,
-        &["ip", "route", "add", "default", "via", "10.231.2.1"],
-    );
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.ra0.rp_filter=0"]);
+    let (att, rtr, vic) = lab.router("", 231);
     // an unrelated table of the operator's, which vigil must not touch
     ns_sh(&rtr, &["nft", "add", "table", "inet", "operator"]);
     ns_sh(&rtr, &["nft", "add", "chain", "inet", "operator", "keep"]);

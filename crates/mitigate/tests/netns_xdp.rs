@@ -43,22 +43,7 @@ fn xdp_limits_and_drops_a_flood_through_a_router_namespace() {
         return;
     }
     let mut lab = Lab::default();
-    let att = lab.ns("xa");
-    let rtr = lab.ns("xr");
-    let vic = lab.ns("xv");
-    lab.link(&att, "att0", "10.234.1.2/24", &rtr, "ra0", "10.234.1.1/24");
-    lab.link(&rtr, "rv0", "10.234.2.1/24", &vic, "vic0", "10.234.2.2/24");
-    ns_sh(
-        &att,
-        &["ip", "route", "add", "default", "via", "10.234.1.1"],
-    );
-    ns_sh(
-        &vic,
-        &["ip", "route", "add", "default", "via", "10.234.2.1"],
-    );
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0"]);
-    ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.conf.ra0.rp_filter=0"]);
+    let (att, rtr, vic) = lab.router("x", 234);
     lab.spawn(
         &att,
         &[
@@ -152,20 +137,7 @@ fn bench_drop_rates() {
     }
     for mode in ["none", "nftables", "xdp"] {
         let mut lab = Lab::default();
-        let att = lab.ns("ba");
-        let rtr = lab.ns("br");
-        let vic = lab.ns("bv");
-        lab.link(&att, "att0", "10.235.1.2/24", &rtr, "ra0", "10.235.1.1/24");
-        lab.link(&rtr, "rv0", "10.235.2.1/24", &vic, "vic0", "10.235.2.2/24");
-        ns_sh(
-            &att,
-            &["ip", "route", "add", "default", "via", "10.235.1.1"],
-        );
-        ns_sh(
-            &vic,
-            &["ip", "route", "add", "default", "via", "10.235.2.1"],
-        );
-        ns_sh(&rtr, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let (att, rtr, vic) = lab.router("b", 235);
         let exe = std::env::current_exe().unwrap();
         let mut helper = None;
         match mode {

@@ -75,17 +75,81 @@ impl Lab {
         ns_sh(b, &["ip", "link", "set", b_if, "up"]);
     }
 
+    /// attacker ─ router ─ victim: namespaces `{tag}a`, `{tag}r`, `{tag}v`;
+    /// attacker `att0` 10.`net`.1.2/24 to router `ra0` .1.1, router `rv0`
+    /// 10.`net`.2.1/24 to victim `vic0` .2.2; default routes through the
+    /// router, which forwards with reverse-path filtering off (the floods
+    /// are spoofed). Returns (attacker, router, victim).
+    pub fn router(&mut self, tag: &str, net: u8) -> (String, String, String) {
+        let att = self.ns(&format!("{tag}a"));
+        let rtr = self.ns(&format!("{tag}r"));
+        let vic = self.ns(&format!("{tag}v"));
+        let ip = |sub: u8, host: u8| format!("10.{net}.{sub}.{host}");
+        self.link(
+            &att,
+            "att0",
+            &format!("{}/24", ip(1, 2)),
+            &rtr,
+            "ra0",
+            &format!("{}/24", ip(1, 1)),
+        );
+        self.link(
+            &rtr,
+            "rv0",
+            &format!("{}/24", ip(2, 1)),
+            &vic,
+            "vic0",
+            &format!("{}/24", ip(2, 2)),
+        );
+        ns_sh(&att, &["ip", "route", "add", "default", "via", &ip(1, 1)]);
+        ns_sh(&vic, &["ip", "route", "add", "default", "via", &ip(2, 1)]);
+        for k in [
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.ra0.rp_filter=0",
+        ] {
+            ns_sh(&rtr, &["sysctl", "-qw", k]);
+        }
+        (att, rtr, vic)
+    }
+
     /// Starts a program in a namespace, killed when the lab goes.
     pub fn spawn(&mut self, ns: &str, args: &[&str]) -> usize {
+        self.spawn_to(ns, args, None)
+    }
+
+    /// The same, its stderr written to `stderr`.
+    pub fn spawn_logged(&mut self, ns: &str, args: &[&str], stderr: &std::path::Path) -> usize {
+        self.spawn_to(ns, args, Some(stderr))
+    }
+
+    fn spawn_to(&mut self, ns: &str, args: &[&str], stderr: Option<&std::path::Path>) -> usize {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match stderr {
+                Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("spawn in netns");
         self.children.push(child);
         self.children.len() - 1
+    }
+
+    /// SIGTERM, then its exit code (`None`: still running after 10 s).
+    pub fn term(&mut self, i: usize) -> Option<i32> {
+        let pid = self.children[i].id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_secs(10) {
+            if let Ok(Some(st)) = self.children[i].try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn kill(&mut self, i: usize) {
