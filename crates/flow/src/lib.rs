@@ -112,6 +112,42 @@ struct Candidate {
 }
 const C_USED: u8 = 1;
 const C_SRC_LO: u8 = 2;
+/// A candidate set's ways at a glance, in one cache line: a lookup or an
+/// insertion reads this line and at most one candidate line, not all four
+/// (under a flood of new keys the four candidate lines were what the
+/// prefetches waited on).
+#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct SetTags {
+    /// Per way: 0 free, else the key hash's low 32 bits with bit 0 set.
+    tag: [u32; WAYS],
+    /// Per way: the candidate's capture time (the oldest is displaced).
+    ts: [Nanos; WAYS],
+}
+
+impl SetTags {
+    fn tag_of(h: u64) -> u32 {
+        h as u32 | 1
+    }
+
+    /// The way a new candidate takes: a free one, else the oldest; and
+    /// whether it was free.
+    fn victim(&self) -> (usize, bool) {
+        let mut victim = 0;
+        let mut oldest = Nanos::MAX;
+        for w in 0..WAYS {
+            if self.tag[w] == 0 {
+                return (w, true);
+            }
+            if self.ts[w] < oldest {
+                oldest = self.ts[w];
+                victim = w;
+            }
+        }
+        (victim, false)
+    }
+}
+
 /// Ways per candidate set: four keeps a legitimate one-packet flow safe from
 /// displacement unless four newer candidates land in its set before its reply.
 const WAYS: usize = 4;
@@ -263,6 +299,8 @@ pub struct FlowTable {
     max_flows: usize,
     live: usize,
     sets: Vec<Set>,
+    /// One [`SetTags`] per set, kept in step with `sets`.
+    tags: Vec<SetTags>,
     set_mask: usize,
     candidates: usize,
     aggs: Vec<Agg>,
@@ -285,7 +323,7 @@ impl FlowTable {
         let flow_cost = std::mem::size_of::<Flow>() + 16;
         let max_flows = ((mem * MAIN_SHARE) as usize / flow_cost).max(1024);
         let index_len = (max_flows * 2).next_power_of_two();
-        let set_size = std::mem::size_of::<Set>();
+        let set_size = std::mem::size_of::<Set>() + std::mem::size_of::<SetTags>();
         let nsets = ((mem * CAND_SHARE) as usize / set_size).max(64);
         // round down to a power of two
         let nsets = 1usize << (usize::BITS - 1 - nsets.leading_zeros());
@@ -302,6 +340,7 @@ impl FlowTable {
             max_flows,
             live: 0,
             sets: bytemuck::zeroed_vec(nsets),
+            tags: bytemuck::zeroed_vec(nsets),
             set_mask: nsets - 1,
             candidates: 0,
             aggs: Vec::new(),
@@ -320,6 +359,7 @@ impl FlowTable {
         // Advise before first touch so the pages are born huge.
         mem::advise_huge_pages(&t.index);
         mem::advise_huge_pages(&t.sets);
+        mem::advise_huge_pages(&t.tags);
         mem::advise_huge_pages(&t.flows);
         t.stats.memory_bound = (index_len * 8
             + max_flows * std::mem::size_of::<Flow>()
@@ -378,14 +418,13 @@ impl FlowTable {
     #[inline]
     fn prefetch(&self, h: u64) {
         mem::prefetch(&self.index[h as usize & self.mask]);
-        let set = &self.sets[(h >> 32) as usize & self.set_mask];
-        for c in set.iter() {
-            mem::prefetch(c);
-        }
+        mem::prefetch(&self.tags[(h >> 32) as usize & self.set_mask]);
     }
 
     /// Prefetches the flow entry the packet's home index slot points to, if
-    /// its tag matches (the common case for a flow in the main table).
+    /// its tag matches (the common case for a flow in the main table); else
+    /// the one candidate line the packet will touch (the way whose tag
+    /// matches, or the way a new candidate would take).
     #[inline]
     fn prefetch_flow(&self, h: u64) {
         let e = self.index[h as usize & self.mask];
@@ -395,7 +434,26 @@ impl FlowTable {
                 mem::prefetch(&f.dir[0]);
                 mem::prefetch(&f.dir[1]);
             }
+            return;
         }
+        let si = (h >> 32) as usize & self.set_mask;
+        let t = &self.tags[si];
+        let tag = SetTags::tag_of(h);
+        let w = t
+            .tag
+            .iter()
+            .position(|&x| x == tag)
+            .unwrap_or_else(|| t.victim().0);
+        mem::prefetch(&self.sets[si][w]);
+    }
+
+    /// Empties way `w` of set `si`, returning what it held.
+    fn take_candidate(&mut self, si: usize, w: usize) -> Candidate {
+        let c = self.sets[si][w];
+        self.sets[si][w].bits = 0;
+        self.tags[si].tag[w] = 0;
+        self.candidates -= 1;
+        c
     }
 
     fn process_keyed<S: FlowSink + ?Sized>(
@@ -428,11 +486,10 @@ impl FlowTable {
             self.end_flow(fi, EndReason::Timeout, out);
         }
         let si = (h >> 32) as usize & self.set_mask;
+        let tag = SetTags::tag_of(h);
         for w in 0..WAYS {
-            let c = self.sets[si][w];
-            if c.bits & C_USED != 0 && c.key == *key {
-                self.sets[si][w].bits = 0;
-                self.candidates -= 1;
+            if self.tags[si].tag[w] == tag && self.sets[si][w].key == *key {
+                let c = self.take_candidate(si, w);
                 let idle = p.ts.saturating_sub(c.ts);
                 if idle <= self.timeouts.for_state(key.proto, FlowState::New) {
                     let fi = self.promote(&c, h, &pkt, p, out);
@@ -442,7 +499,7 @@ impl FlowTable {
                 break;
             }
         }
-        self.insert_candidate(si, p, key, src_lo, out);
+        self.insert_candidate(si, h, p, key, src_lo, out);
         FlowCtx {
             flow_id: flow_id(h, p.ts),
             new_flow: true,
@@ -465,26 +522,14 @@ impl FlowTable {
     fn insert_candidate<S: FlowSink + ?Sized>(
         &mut self,
         si: usize,
+        h: u64,
         p: &PacketInfo,
         key: &FlowKey,
         src_lo: bool,
         out: &mut S,
     ) {
         self.stats.flows += 1;
-        let mut victim = 0;
-        let mut oldest = Nanos::MAX;
-        let mut free = false;
-        for (w, c) in self.sets[si].iter().enumerate() {
-            if c.bits & C_USED == 0 {
-                victim = w;
-                free = true;
-                break;
-            }
-            if c.ts < oldest {
-                oldest = c.ts;
-                victim = w;
-            }
-        }
+        let (victim, free) = self.tags[si].victim();
         if free {
             self.candidates += 1;
             self.stats.candidates_peak = self.stats.candidates_peak.max(self.candidates as u64);
@@ -501,6 +546,8 @@ impl FlowTable {
         if src_lo {
             bits |= C_SRC_LO;
         }
+        self.tags[si].tag[victim] = SetTags::tag_of(h);
+        self.tags[si].ts[victim] = p.ts;
         self.sets[si][victim] = Candidate {
             key: *key,
             ts: p.ts,
@@ -901,14 +948,15 @@ impl FlowTable {
                 self.set_cursor = (self.set_cursor + 1) % ns;
                 let si = self.set_cursor;
                 for w in 0..WAYS {
-                    let c = self.sets[si][w];
-                    if c.bits & C_USED != 0
-                        && self.now.saturating_sub(c.ts)
+                    // the tag line says which ways are worth reading
+                    if self.tags[si].tag[w] != 0 {
+                        let c = self.sets[si][w];
+                        if self.now.saturating_sub(c.ts)
                             > self.timeouts.for_state(c.key.proto, FlowState::New)
-                    {
-                        self.sets[si][w].bits = 0;
-                        self.candidates -= 1;
-                        self.retire_candidate(&c, out);
+                        {
+                            let c = self.take_candidate(si, w);
+                            self.retire_candidate(&c, out);
+                        }
                     }
                 }
             }
@@ -945,10 +993,8 @@ impl FlowTable {
         }
         for si in 0..self.sets.len() {
             for w in 0..WAYS {
-                let c = self.sets[si][w];
-                if c.bits & C_USED != 0 {
-                    self.sets[si][w].bits = 0;
-                    self.candidates -= 1;
+                if self.tags[si].tag[w] != 0 {
+                    let c = self.take_candidate(si, w);
                     self.retire_candidate(&c, out);
                 }
             }
