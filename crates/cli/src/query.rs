@@ -82,7 +82,11 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// ns since the epoch.
 pub fn parse_time(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?}: not a time (use 2024-05-01T10:00:00Z or Unix seconds)");
-    if let Ok(secs) = s.parse::<f64>() {
+    if let Some(secs) = s
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite() && x.abs() < 9.2e9)
+    {
         return Ok((secs * 1e9).round() as i64);
     }
     let b = s.as_bytes();
@@ -140,7 +144,10 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         _ => return Err(bad()),
     };
     let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
-    Ok(secs * 1_000_000_000 + frac_ns)
+    // nanoseconds in an i64 end in 2262
+    secs.checked_mul(1_000_000_000)
+        .and_then(|n| n.checked_add(frac_ns))
+        .ok_or_else(|| format!("{s:?}: out of range (years 1678 to 2262)"))
 }
 
 pub fn ts(ns: i64) -> String {
@@ -414,8 +421,12 @@ mod tests {
             Ok(1_485_534_975_606_552_000)
         );
         assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("NaN").is_err());
+        assert!(parse_time("1e300").is_err());
         assert!(parse_time("2017-13-01T00:00:00Z").is_err());
         assert!(parse_time("2017-01-01T00:00:00.Z").is_err());
+        // past what nanoseconds since 1970 hold in 64 bits
+        assert!(parse_time("9999-01-01T00:00:00Z").is_err());
         // not a char boundary where an offset's digits would be
         assert!(parse_time("2017-01-01T00:00:00+0\u{e9}0").is_err());
     }
