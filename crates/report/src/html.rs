@@ -262,15 +262,25 @@ pub fn html(r: &Report) -> String {
         }
         let _ = write!(
             s,
-            "</div><table class=\"facts\"><tr><th>Incident id</th><td><code>{}</code></td></tr><tr><th>When</th><td>{} to {}</td></tr><tr><th>Inside hosts</th><td>{}</td></tr><tr><th>Outside addresses</th><td>{}</td></tr><tr><th>Sent by the hosts to them</th><td>{}</td></tr><tr><th>Alerts</th><td>{} (severity {})</td></tr>",
+            "</div><table class=\"facts\"><tr><th>Incident id</th><td><code>{}</code></td></tr><tr><th>When</th><td>{} to {}</td></tr><tr><th>Inside hosts</th><td>{}</td></tr><tr><th>Outside addresses</th><td>{}</td></tr>",
             inc.id,
             esc(&i.first),
             esc(&i.last),
             list(&inc.hosts),
             list(&inc.attackers),
-            esc(&bytes_text(i.bytes_out)),
-            i.alerts_total,
-            inc.severity
+        );
+        // bytes out only mean something between inside hosts and outside peers
+        if !inc.attackers.is_empty() && !inc.hosts.is_empty() {
+            let _ = write!(
+                s,
+                "<tr><th>Sent by the hosts to them</th><td>{}</td></tr>",
+                esc(&bytes_text(i.bytes_out))
+            );
+        }
+        let _ = write!(
+            s,
+            "<tr><th>Alerts</th><td>{} (severity {})</td></tr>",
+            i.alerts_total, inc.severity
         );
         if !i.names.is_empty() {
             let names: Vec<String> = i

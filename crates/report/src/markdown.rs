@@ -92,7 +92,7 @@ pub fn markdown(r: &Report) -> String {
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| "-".into()),
             cell(&inc.summary),
-            if inc.under_flood_cover {
+            if inc.under_flood_cover && !inc.summary.contains("cover") {
                 " — under cover of a flood"
             } else {
                 ""
@@ -111,11 +111,13 @@ pub fn markdown(r: &Report) -> String {
             list(&inc.hosts),
             list(&inc.attackers)
         );
-        let _ = writeln!(
-            s,
-            "- Sent by the hosts to them: {}",
-            bytes_text(i.bytes_out)
-        );
+        if !inc.attackers.is_empty() && !inc.hosts.is_empty() {
+            let _ = writeln!(
+                s,
+                "- Sent by the hosts to them: {}",
+                bytes_text(i.bytes_out)
+            );
+        }
         if !i.names.is_empty() {
             let names: Vec<String> = i
                 .names
