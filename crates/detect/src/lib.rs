@@ -348,6 +348,16 @@ impl Engine {
     }
 
     pub fn flow_end(&mut self, r: &FlowRecord) {
+        self.each_for_flow(r, |d, home, out| d.on_flow_end(r, home, out));
+    }
+
+    /// Calls `f` on every detector that judges `r`'s inside host (the
+    /// client if it is inside, else the server).
+    fn each_for_flow(
+        &mut self,
+        r: &FlowRecord,
+        mut f: impl FnMut(&mut Box<dyn Detector>, &NetSet, &mut Out),
+    ) {
         let home = std::mem::take(&mut self.home);
         let mut pending = std::mem::take(&mut self.pending);
         let inside = if home.contains(r.client) {
@@ -356,7 +366,7 @@ impl Engine {
             r.server
         };
         for d in self.set_for(Some(inside)).iter_mut() {
-            d.on_flow_end(r, &home, &mut pending);
+            f(d, &home, &mut pending);
         }
         self.home = home;
         self.pending = pending;
@@ -370,18 +380,7 @@ impl Engine {
     /// flow, so this lags the traffic by the exporter's timeouts).
     pub fn flow_export(&mut self, r: &FlowRecord) {
         self.advance(r.end.max(r.start));
-        let home = std::mem::take(&mut self.home);
-        let mut pending = std::mem::take(&mut self.pending);
-        let inside = if home.contains(r.client) {
-            r.client
-        } else {
-            r.server
-        };
-        for d in self.set_for(Some(inside)).iter_mut() {
-            d.on_flow_export(r, &home, &mut pending);
-        }
-        self.home = home;
-        self.pending = pending;
+        self.each_for_flow(r, |d, home, out| d.on_flow_export(r, home, out));
     }
 
     /// Advances the engine's clock without a packet (a live sensor on a
