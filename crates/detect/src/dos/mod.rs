@@ -9,7 +9,8 @@
 //! Per destination, one-second windows (capture time, aligned to the engine's
 //! ticks) count packets, bytes, bare SYNs, completed handshakes, one-way UDP,
 //! ICMP, large unsolicited datagrams from amplifier service ports and new
-//! flows; ten-second windows count HTTP requests and their distinct sources.
+//! flows; a sliding ten-second window of one-second buckets counts HTTP
+//! requests and their distinct sources.
 //! Each kind fires when its rate crosses max(absolute floor, multiplier ×
 //! EWMA baseline) together with its shape condition (SYNs unanswered, UDP
 //! one-way, amplifier answers unsolicited, requests concentrated on few
@@ -85,16 +86,21 @@ pub struct Config {
     /// per answer (default 0.2): a resolver gets one answer per query; a
     /// reflection victim asked nothing.
     pub amp_max_query_ratio: f64,
-    /// HTTP requests in a 10-second window that can make an HTTP flood
-    /// (default 150, i.e. 15 per second), in two windows in a row (a flood
-    /// is sustained; a page load is a burst). Requests are `Meta::HttpRequest`
-    /// when the application decoder reports them for this destination, else
-    /// client data segments of 32..1200 bytes on established connections.
+    /// HTTP request rate, per 10 seconds, that can make an HTTP flood
+    /// (default 150, i.e. 15 per second): every second of `http_sustain_secs`
+    /// in a row must reach a tenth of it (a flood is sustained; a page load
+    /// is a burst). Requests are `Meta::HttpRequest` when the application
+    /// decoder reports them for this destination, else client data segments
+    /// of 32..1200 bytes on established connections.
     pub http_requests_10s: f64,
-    /// Requests per distinct source in that window (default 10): flash
+    /// Requests per distinct source per 10 seconds (default 10, i.e. one a
+    /// second), judged over the hot seconds (up to the last ten): flash
     /// crowds bring many clients loading a page each; floods bring bots that
     /// keep asking.
     pub http_per_source: f64,
+    /// Seconds in a row the request rate must hold before an HTTP flood is
+    /// called (default 5).
+    pub http_sustain_secs: u32,
     /// A rate must also exceed this multiple of the destination's learned
     /// baseline (EWMA of its normal per-second rate) (default 8), so a host
     /// whose normal load is near a floor is judged against its own normal.
@@ -136,6 +142,7 @@ impl Default for Config {
             amp_max_query_ratio: 0.2,
             http_requests_10s: 150.0,
             http_per_source: 10.0,
+            http_sustain_secs: 5,
             baseline_mult: 8.0,
             baseline_alpha: 0.02,
             slow_min_conns: 50,
@@ -171,7 +178,76 @@ struct Base {
     udp: f64,
     icmp: f64,
     amp: f64,
-    http10: f64,
+    /// HTTP requests per second.
+    http: f64,
+}
+
+/// Seconds in the sliding HTTP window.
+const HTTP_WIN: usize = 10;
+
+/// HTTP requests to one destination over the last ten seconds, one bucket per
+/// second (a ring; `cur` is the current second), with each second's distinct
+/// sources. Allocated at the destination's first request, dropped after ten
+/// seconds without one.
+struct HttpWin {
+    req: [u32; HTTP_WIN],
+    srcs: [Hll; HTTP_WIN],
+    cur: usize,
+    /// Completed seconds in a row, up to the current one, whose requests
+    /// reached the rate a flood needs.
+    streak: u32,
+    /// Requests counted since allocation (a judgement every 32).
+    total: u64,
+}
+
+impl HttpWin {
+    fn new() -> Box<Self> {
+        Box::new(HttpWin {
+            req: [0; HTTP_WIN],
+            srcs: std::array::from_fn(|_| Hll::new(7)),
+            cur: 0,
+            streak: 0,
+            total: 0,
+        })
+    }
+
+    fn add(&mut self, src: &Addr) {
+        self.req[self.cur] = self.req[self.cur].saturating_add(1);
+        self.srcs[self.cur].add_hash(hash_addr(src));
+        self.total += 1;
+    }
+
+    /// Requests and distinct sources over the last `secs` seconds, the
+    /// current one included.
+    fn window(&self, secs: usize) -> (f64, f64) {
+        let mut n = 0u64;
+        let mut h = Hll::new(7);
+        for k in 0..secs.min(HTTP_WIN) {
+            let i = (self.cur + HTTP_WIN - k) % HTTP_WIN;
+            n += self.req[i] as u64;
+            h.merge(&self.srcs[i]);
+        }
+        (n as f64, h.count())
+    }
+
+    /// Closes the current second: extends or breaks the streak and starts
+    /// a new bucket. Returns the closed second's requests.
+    fn roll(&mut self, need: f64) -> u32 {
+        let x = self.req[self.cur];
+        if x as f64 >= need {
+            self.streak += 1;
+        } else {
+            self.streak = 0;
+        }
+        self.cur = (self.cur + 1) % HTTP_WIN;
+        self.req[self.cur] = 0;
+        self.srcs[self.cur].clear();
+        x
+    }
+
+    fn idle(&self) -> bool {
+        self.req.iter().all(|&r| r == 0)
+    }
 }
 
 struct Dest {
@@ -183,12 +259,9 @@ struct Dest {
     top: Option<Box<TopSources>>,
     /// Distinct destination ports of the current second's bare SYNs.
     syn_ports: Bitmap<8>,
-    /// HTTP requests in the current 10-second window and their sources.
-    http: u64,
-    http_srcs: Option<Box<Hll>>,
+    /// HTTP requests of the last ten seconds and their sources.
+    http: Option<Box<HttpWin>>,
     http_meta: bool,
-    /// The previous 10-second window already looked like a flood.
-    http_prev_hot: bool,
     last_pkt: Nanos,
     last_alert: Option<Nanos>,
     /// Seconds in a row judged under attack (baseline frozen).
@@ -204,10 +277,8 @@ impl Dest {
             srcs: None,
             top: None,
             syn_ports: Bitmap::default(),
-            http: 0,
-            http_srcs: None,
+            http: None,
             http_meta: false,
-            http_prev_hot: false,
             last_pkt: now,
             last_alert: None,
             attacked: false,
@@ -377,7 +448,7 @@ impl Dos {
             kind = Some(Kind::UdpFlood);
         } else if over(w.icmp as f64, cfg.icmp_pps, d.base.icmp) {
             kind = Some(Kind::IcmpFlood);
-        } else if d.http_prev_hot && Self::http_hot(cfg, d) {
+        } else if Self::http_hot(cfg, d) {
             kind = Some(Kind::HttpFlood);
         }
         let Some(kind) = kind else { return };
@@ -415,6 +486,11 @@ impl Dos {
             }
             _ => proto::UDP,
         });
+        let http10 = d
+            .http
+            .as_ref()
+            .map(|h| h.window(HTTP_WIN))
+            .unwrap_or((0.0, 0.0));
         a.metrics = vec![
             ("pps", w.pkts as f64),
             ("bps", w.bytes as f64 * 8.0),
@@ -430,14 +506,8 @@ impl Dos {
             ("new_flows_ps", w.new_flows as f64),
             ("distinct_sources", srcs.round()),
             ("syn_ports", d.syn_ports.count().round()),
-            ("http_requests_10s", d.http as f64),
-            (
-                "http_sources_10s",
-                d.http_srcs
-                    .as_ref()
-                    .map(|h| h.count().round())
-                    .unwrap_or(0.0),
-            ),
+            ("http_requests_10s", http10.0),
+            ("http_sources_10s", http10.1.round()),
             ("baseline_pps", d.base.pkts),
         ];
         a.flow_ids = d.flow_ids.clone();
@@ -451,20 +521,28 @@ impl Dos {
         out.push(a);
     }
 
-    /// The current 10-second window's requests look like a flood: many, and
-    /// many per source.
+    /// The requests per second a flood needs: the floor, and the learned
+    /// baseline's multiple.
+    fn http_need(cfg: &Config, d: &Dest) -> f64 {
+        (cfg.http_requests_10s / 10.0).max(cfg.baseline_mult * d.base.http)
+    }
+
+    /// The destination's requests look like a flood: the rate a flood needs
+    /// held for `http_sustain_secs` seconds in a row (the current second
+    /// counts once it has reached it), and over those seconds (up to the last
+    /// ten) many requests per source.
     fn http_hot(cfg: &Config, d: &Dest) -> bool {
-        let n = d.http as f64;
-        if n < cfg.http_requests_10s || n < cfg.baseline_mult * d.base.http10 {
+        let Some(h) = d.http.as_deref() else {
+            return false;
+        };
+        let need = Self::http_need(cfg, d);
+        let streak = h.streak + (h.req[h.cur] as f64 >= need) as u32;
+        if streak < cfg.http_sustain_secs.max(1) {
             return false;
         }
-        let hs = d
-            .http_srcs
-            .as_ref()
-            .map(|h| h.count())
-            .unwrap_or(1.0)
-            .max(1.0);
-        n / hs >= cfg.http_per_source
+        let secs = (streak as usize).min(HTTP_WIN);
+        let (n, hs) = h.window(secs);
+        n / hs.max(1.0) >= cfg.http_per_source * secs as f64 / 10.0
     }
 
     fn slow_tick(&mut self, now: Nanos, out: &mut Out) {
@@ -625,10 +703,7 @@ impl Detector for Dos {
                     && !d.http_meta
                     && (32..=1200).contains(&p.payload_len)
                 {
-                    d.http += 1;
-                    d.http_srcs
-                        .get_or_insert_with(|| Box::new(Hll::new(8)))
-                        .add_hash(hash_addr(&p.src));
+                    d.http.get_or_insert_with(HttpWin::new).add(&p.src);
                 }
             }
             proto::UDP => {
@@ -664,7 +739,7 @@ impl Detector for Dos {
             if pk % CHECK_EVERY == 0 {
                 Self::judge(cfg, realert, p.dst, d, p.ts, out);
             }
-        } else if d.http >= 32 && d.http % 32 == 0 {
+        } else if d.http.as_ref().is_some_and(|h| h.total.is_multiple_of(32)) {
             Self::judge(cfg, realert, p.dst, d, p.ts, out);
         }
     }
@@ -684,16 +759,11 @@ impl Detector for Dos {
         if !d.http_meta {
             // switch from the segment proxy to real requests
             d.http_meta = true;
-            d.http = 0;
-            if let Some(h) = d.http_srcs.as_mut() {
-                h.clear();
-            }
+            d.http = None;
         }
-        d.http += 1;
-        d.http_srcs
-            .get_or_insert_with(|| Box::new(Hll::new(8)))
-            .add_hash(hash_addr(&c.p.src));
-        if d.http % 32 == 0 {
+        let h = d.http.get_or_insert_with(HttpWin::new);
+        h.add(&c.p.src);
+        if h.total.is_multiple_of(32) {
             Self::judge(cfg, realert, c.p.dst, d, ts, out);
         }
     }
@@ -796,10 +866,9 @@ impl Detector for Dos {
         let cfg = &self.cfg;
         let realert = self.realert;
         let a = cfg.baseline_alpha;
-        let ten = self.ticks.is_multiple_of(10);
         let full = self.dests.len() * 10 >= cfg.max_dests * 9;
         self.dests.retain(|dst, d| {
-            if d.cur.pkts > 0 || d.http > 0 {
+            if d.cur.pkts > 0 || d.http.as_ref().is_some_and(|h| h.req[h.cur] > 0) {
                 d.attacked = false;
                 Self::judge(cfg, realert, *dst, d, now, out);
                 let w = d.cur;
@@ -828,20 +897,24 @@ impl Detector for Dos {
                 e(&mut d.base.icmp);
                 e(&mut d.base.amp);
             }
-            if ten {
-                d.http_prev_hot = Self::http_hot(cfg, d);
+            let need = Self::http_need(cfg, d);
+            if let Some(h) = d.http.as_mut() {
+                let x = h.roll(need) as f64;
                 if !d.attacked {
-                    let k = if d.http as f64 >= cfg.http_requests_10s {
-                        a
+                    // like the others: a second above the floor is learned
+                    // ten times slower
+                    let k = if x >= cfg.http_requests_10s / 10.0 {
+                        a / 10.0
                     } else {
-                        a * 10.0
+                        a
                     };
-                    d.base.http10 += k * (d.http as f64 - d.base.http10);
+                    d.base.http += k * (x - d.base.http);
                 }
-                d.http = 0;
-                if let Some(h) = d.http_srcs.as_mut() {
-                    h.clear();
+                if h.idle() {
+                    d.http = None;
                 }
+            } else {
+                d.base.http -= a * d.base.http;
             }
             let hot = d.cur.pkts >= HOT_PKTS;
             d.cur = Win::default();
@@ -878,7 +951,7 @@ impl Detector for Dos {
 
     fn finish(&mut self, now: Nanos, out: &mut Out) {
         for (dst, d) in self.dests.iter_mut() {
-            if d.cur.pkts > 0 || d.http > 0 {
+            if d.cur.pkts > 0 || d.http.as_ref().is_some_and(|h| h.req[h.cur] > 0) {
                 Self::judge(&self.cfg, self.realert, *dst, d, now, out);
             }
         }

@@ -290,20 +290,21 @@ fn slowloris_many_silent_trickling_connections() {
     assert_eq!(r.out[0].dest_port, Some(80));
 }
 
-#[test]
-fn http_flood_from_few_bots_via_request_meta() {
-    let mut r = Rig::new(Config::default());
+/// `n` HTTP requests (as `Meta::HttpRequest`) to the victim from `srcs`
+/// sources in turn (numbered from `first_src`), from `start`, `per_sec` a
+/// second.
+fn http_requests(r: &mut Rig, start: Nanos, n: u64, per_sec: u64, first_src: u32, srcs: u32) {
     let m = Meta::HttpRequest {
         method: "GET".into(),
         host: None,
         uri: "/".into(),
         user_agent: None,
     };
-    for i in 0..3000u64 {
-        let ts = T0 + i * (SEC / 100);
+    for i in 0..n {
+        let ts = start + i * (SEC / per_sec);
         let p = PacketInfo {
             ts,
-            src: outside((i % 20) as u32),
+            src: outside(first_src + (i % srcs as u64) as u32),
             dst: victim(),
             proto: proto::TCP,
             sport: 40000,
@@ -331,12 +332,58 @@ fn http_flood_from_few_bots_via_request_meta() {
         };
         r.d.on_meta(Some(&c), &m, &NetSet::default(), &mut r.out);
     }
+}
+
+#[test]
+fn http_flood_from_few_bots_via_request_meta() {
+    let mut r = Rig::new(Config::default());
+    http_requests(&mut r, T0, 3000, 100, 0, 20);
     r.advance(T0 + 31 * SEC);
     assert!(!r.out.is_empty());
     assert!(r
         .out
         .iter()
         .all(|a| a.signature_id == Kind::HttpFlood.sid()));
+}
+
+#[test]
+fn http_flood_is_called_after_the_sustain_seconds_not_before() {
+    // 40 requests a second from 4 bots, starting 0.7 s into a second (that
+    // second's 12 requests stay under the 15 a second a flood needs)
+    let mut r = Rig::new(Config::default());
+    let start = T0 + 7 * SEC / 10;
+    http_requests(&mut r, start, 40 * 4, 40, 0, 4);
+    r.advance(start + 4 * SEC + SEC / 2);
+    assert!(r.out.is_empty(), "4 s of requests are not yet a flood");
+    let mut r = Rig::new(Config::default());
+    http_requests(&mut r, start, 40 * 8, 40, 0, 4);
+    r.advance(start + 9 * SEC);
+    let a = r.out.first().expect("an HTTP flood alert");
+    assert_eq!(a.signature_id, Kind::HttpFlood.sid());
+    let onset = a.ts - start;
+    assert!(
+        (4 * SEC..6 * SEC).contains(&onset),
+        "onset {:.2} s",
+        onset as f64 / SEC as f64
+    );
+}
+
+#[test]
+fn page_load_bursts_are_not_an_http_flood() {
+    // a new visitor every 0.2 s, each loading a page of 4 requests at once:
+    // 20 requests a second for 30 s, but 4 per source
+    let mut r = Rig::new(Config::default());
+    for v in 0..150u64 {
+        let t = T0 + v * (SEC / 5);
+        // 4 requests 20 ms apart from visitor v
+        http_requests(&mut r, t, 4, 50, v as u32, 1);
+    }
+    r.advance(T0 + 40 * SEC);
+    assert!(
+        r.out.is_empty(),
+        "{:?}",
+        r.out.iter().map(|a| &a.signature).collect::<Vec<_>>()
+    );
 }
 
 #[test]
