@@ -363,9 +363,9 @@ pub struct FlowTable {
     free: Vec<u32>,
     max_flows: usize,
     live: usize,
-    sets: Vec<Set>,
+    sets: mem::ZeroedArray<Set>,
     /// One [`SetTags`] per set, kept in step with `sets`.
-    tags: Vec<SetTags>,
+    tags: mem::ZeroedArray<SetTags>,
     set_mask: usize,
     candidates: usize,
     aggs: Vec<Agg>,
@@ -404,8 +404,8 @@ impl FlowTable {
             free: Vec::new(),
             max_flows,
             live: 0,
-            sets: bytemuck::zeroed_vec(nsets),
-            tags: bytemuck::zeroed_vec(nsets),
+            sets: mem::ZeroedArray::new(nsets),
+            tags: mem::ZeroedArray::new(nsets),
             set_mask: nsets - 1,
             candidates: 0,
             aggs: Vec::new(),
@@ -423,8 +423,6 @@ impl FlowTable {
         };
         // Advise before first touch so the pages are born huge.
         mem::advise_huge_pages(&t.index);
-        mem::advise_huge_pages(&t.sets);
-        mem::advise_huge_pages(&t.tags);
         mem::advise_huge_pages(&t.flows);
         t.stats.memory_bound = (index_len * 8
             + max_flows * std::mem::size_of::<Flow>()

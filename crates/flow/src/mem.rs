@@ -50,3 +50,117 @@ pub fn advise_huge_pages<T>(v: &Vec<T>) {
         );
     }
 }
+
+/// A fixed-size array of zeroed `T`, for the flow table's big arrays of
+/// over-aligned entries. `bytemuck::zeroed_vec` of a 64-byte-aligned type
+/// goes through an aligned `malloc` and a `memset`, which touches every page
+/// before [`advise_huge_pages`] can ask for huge ones (measured: the 32 MiB
+/// candidate sets ended up on 4 KiB pages, and the flood's candidate lookups
+/// waited on TLB misses). On Linux this maps anonymous memory instead: the
+/// kernel hands out zero pages lazily, aligns a mapping this large to 2 MiB,
+/// and the hint is given before the first touch.
+pub struct ZeroedArray<T: bytemuck::Zeroable + Copy> {
+    #[cfg(target_os = "linux")]
+    ptr: std::ptr::NonNull<T>,
+    #[cfg(target_os = "linux")]
+    len: usize,
+    #[cfg(not(target_os = "linux"))]
+    boxed: Box<[T]>,
+}
+
+// SAFETY: the array owns its elements like a `Box<[T]>` does.
+unsafe impl<T: bytemuck::Zeroable + Copy + Send> Send for ZeroedArray<T> {}
+// SAFETY: shared access only hands out `&[T]`.
+unsafe impl<T: bytemuck::Zeroable + Copy + Sync> Sync for ZeroedArray<T> {}
+
+impl<T: bytemuck::Zeroable + Copy> ZeroedArray<T> {
+    /// `len` zeroed elements. Aborts like `Vec` does when memory cannot be had.
+    pub fn new(len: usize) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            let bytes = len
+                .checked_mul(std::mem::size_of::<T>())
+                .expect("array size overflows");
+            if bytes == 0 {
+                return ZeroedArray {
+                    ptr: std::ptr::NonNull::dangling(),
+                    len,
+                };
+            }
+            // SAFETY: an anonymous private mapping of `bytes` bytes; no
+            // existing memory is involved. The result is checked below.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                std::alloc::handle_alloc_error(
+                    std::alloc::Layout::array::<T>(len).expect("array layout"),
+                );
+            }
+            if bytes >= HUGE {
+                // SAFETY: the range is the mapping just made; the hint only
+                // changes how the kernel backs it.
+                unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
+            }
+            assert!(std::mem::align_of::<T>() <= 4096);
+            ZeroedArray {
+                // a successful mmap is page-aligned (so aligned for any `T`
+                // up to 4 KiB, checked above) and never null
+                ptr: std::ptr::NonNull::new(p.cast::<T>()).expect("mmap returned null"),
+                len,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        ZeroedArray {
+            boxed: bytemuck::zeroed_slice_box(len),
+        }
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> std::ops::Deref for ZeroedArray<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        #[cfg(target_os = "linux")]
+        // SAFETY: `ptr` points at `len` initialised (all-zero bytes are a
+        // valid `T`: `Zeroable`) elements owned by `self`, or is dangling
+        // with a zero size.
+        unsafe {
+            std::slice::from_raw_parts(self.ptr.as_ptr(), self.len)
+        }
+        #[cfg(not(target_os = "linux"))]
+        &self.boxed
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> std::ops::DerefMut for ZeroedArray<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        #[cfg(target_os = "linux")]
+        // SAFETY: as in `deref`, and `&mut self` makes the access unique.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len)
+        }
+        #[cfg(not(target_os = "linux"))]
+        &mut self.boxed
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> Drop for ZeroedArray<T> {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            let bytes = self.len * std::mem::size_of::<T>();
+            if bytes != 0 {
+                // SAFETY: the mapping made in `new`, unmapped once; the
+                // elements are `Copy`, so there is no drop glue to run.
+                unsafe { libc::munmap(self.ptr.as_ptr().cast(), bytes) };
+            }
+        }
+    }
+}
