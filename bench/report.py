@@ -182,7 +182,7 @@ def med(xs):
 def cmd_summary(a):
     runs = [json.loads(ln) for ln in open(a.runs) if ln.strip()]
     meta = json.load(open(a.meta)) if a.meta and os.path.exists(a.meta) else {}
-    order = ['cat', 'vigil', 'vigil1', 'vigilcore', 'vigilstore', 'softflowd', 'nfpcapd']
+    order = ['cat', 'vigil', 'vigil1', 'vigilcore', 'vigilcore1', 'vigilstore', 'softflowd', 'nfpcapd']
     result = dict(meta=meta, captures={})
     lines = []
     for cap in dict.fromkeys(r['capture'] for r in runs):

@@ -6,7 +6,7 @@
 #
 # Environment:
 #   REPS=N               repetitions per tool, interleaved (default 1)
-#   TOOLS="..."          subset of: cat vigil vigil1 vigilcore vigilstore softflowd nfpcapd
+#   TOOLS="..."          subset of: cat vigil vigil1 vigilcore vigilcore1 vigilstore softflowd nfpcapd
 #                        (default: all but vigilstore)
 #   SOFTFLOWD_MAX_FLOWS  softflowd -m (default 8192, softflowd's own default)
 #   PORT=N               UDP port on 127.0.0.1 for softflowd -> nfcapd (default 29995)
@@ -28,7 +28,7 @@ usage() {
 data="$root/bench-data"
 out="$here/results/latest.json"
 build=1
-tools=${TOOLS:-cat vigil vigil1 vigilcore softflowd nfpcapd}
+tools=${TOOLS:-cat vigil vigil1 vigilcore vigilcore1 softflowd nfpcapd}
 captures=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,7 +53,7 @@ nfcapd_buf=${NFCAPD_BUF:-67108864}
 vigil=${VIGIL:-$root/target/release/vigil}
 case "$reps" in ''|*[!0-9]*|0) echo "run.sh: REPS must be a positive integer" >&2; exit 2 ;; esac
 for t in $tools; do
-  case "$t" in cat|vigil|vigil1|vigilcore|vigilstore|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
+  case "$t" in cat|vigil|vigil1|vigilcore|vigilcore1|vigilstore|softflowd|nfpcapd) ;; *) echo "run.sh: unknown tool '$t'" >&2; exit 2 ;; esac
 done
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -95,7 +95,7 @@ for c in "${captures[@]}"; do
 done
 
 # ---------------------------------------------------------------- vigil build
-if has vigil || has vigil1 || has vigilcore || has vigilstore; then
+if has vigil || has vigil1 || has vigilcore || has vigilcore1 || has vigilstore; then
   if [ "$build" = 1 ]; then
     log "building vigil: cargo build --release -p vigil-cli"
     if ! (cd "$root" && cargo build --release -p vigil-cli); then
@@ -103,9 +103,9 @@ if has vigil || has vigil1 || has vigilcore || has vigilstore; then
     fi
   fi
   if [ ! -x "$vigil" ]; then
-    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilstore
+    log "SKIP vigil: $vigil does not exist (not built yet?)"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilcore1; drop_tool vigilstore
   elif ! "$vigil" analyze --help >/dev/null 2>&1; then
-    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilstore
+    log "SKIP vigil: '$vigil analyze' is not available in this build"; drop_tool vigil; drop_tool vigil1; drop_tool vigilcore; drop_tool vigilcore1; drop_tool vigilstore
   fi
 fi
 [ -n "${tools// /}" ] || { echo "run.sh: no tool left to run" >&2; exit 1; }
@@ -202,6 +202,12 @@ run_vigil1() {
 # the core engine alone (--no-detect): flows and stats, no detector
 run_vigilcore() {
   timed "$1" "$vigil" analyze "$2" --home-net 10.0.0.0/8 --eve "$1/eve.jsonl" --no-detect \
+    > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
+}
+
+# the core engine on one thread: the least CPU per packet
+run_vigilcore1() {
+  timed "$1" "$vigil" analyze "$2" --home-net 10.0.0.0/8 --eve "$1/eve.jsonl" --no-detect --threads 1 \
     > "$1/vigil.out" 2> "$1/vigil.err" < /dev/null
 }
 
