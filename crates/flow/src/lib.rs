@@ -618,6 +618,15 @@ impl FlowTable {
         let (victim, free) = self.tags[si].victim();
         if free {
             self.candidates += 1;
+            if self.candidates == self.sets.len() {
+                // a quarter of the ways in use: a flood of new keys, which
+                // will touch every page of the candidate arrays; huge pages
+                // spare it the TLB misses. Ordinary traffic keeps a few
+                // hundred candidates scattered over them, and on 4 KiB pages
+                // touches (and zeroes) a few MiB instead of all of them.
+                self.sets.advise_huge_pages();
+                self.tags.advise_huge_pages();
+            }
             self.stats.candidates_peak = self.stats.candidates_peak.max(self.candidates as u64);
         } else {
             let old = self.sets[si][victim];

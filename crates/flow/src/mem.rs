@@ -58,7 +58,8 @@ pub fn advise_huge_pages<T>(v: &Vec<T>) {
 /// candidate sets ended up on 4 KiB pages, and the flood's candidate lookups
 /// waited on TLB misses). On Linux this maps anonymous memory instead: the
 /// kernel hands out zero pages lazily, aligns a mapping this large to 2 MiB,
-/// and the hint is given before the first touch.
+/// and the huge-page hint can be given before the first touch of the pages
+/// it should cover ([`ZeroedArray::advise_huge_pages`]).
 pub struct ZeroedArray<T: bytemuck::Zeroable + Copy> {
     #[cfg(target_os = "linux")]
     ptr: std::ptr::NonNull<T>,
@@ -104,11 +105,6 @@ impl<T: bytemuck::Zeroable + Copy> ZeroedArray<T> {
                     std::alloc::Layout::array::<T>(len).expect("array layout"),
                 );
             }
-            if bytes >= HUGE {
-                // SAFETY: the range is the mapping just made; the hint only
-                // changes how the kernel backs it.
-                unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
-            }
             assert!(std::mem::align_of::<T>() <= 4096);
             ZeroedArray {
                 // a successful mmap is page-aligned (so aligned for any `T`
@@ -120,6 +116,23 @@ impl<T: bytemuck::Zeroable + Copy> ZeroedArray<T> {
         #[cfg(not(target_os = "linux"))]
         ZeroedArray {
             boxed: bytemuck::zeroed_slice_box(len),
+        }
+    }
+}
+
+impl<T: bytemuck::Zeroable + Copy> ZeroedArray<T> {
+    /// Asks for transparent huge pages from here on: pages touched later are
+    /// born huge (those already touched stay as they are). A hint; failure is
+    /// ignored.
+    pub fn advise_huge_pages(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            let bytes = self.len * std::mem::size_of::<T>();
+            if bytes >= HUGE {
+                // SAFETY: the range is this array's own mapping; the hint
+                // only changes how the kernel backs it.
+                unsafe { libc::madvise(self.ptr.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE) };
+            }
         }
     }
 }
