@@ -217,9 +217,10 @@ type Set = [Candidate; WAYS];
 /// for a packet that missed the index, the one candidate line it will touch
 /// (`PREFETCH_CAND`). A packet of a known flow (nearly every packet of
 /// ordinary traffic) thus pulls three lines, a packet of a spoofed flood three.
-/// Measured against fetching the tag line with the index slot: ~7 % less user
-/// time on the mix capture, the same on flood; the distances matter (4/2/-
-/// stages cost 15 % on flood: the candidate line came too late).
+/// Measured against fetching the tag line with the index slot: up to 7 % less
+/// user time on the mix capture, the same on flood. The distances matter:
+/// 8/4/2 cost 15 % more on flood (the candidate line came too late), 12/6/3
+/// 5 %.
 const PREFETCH_AHEAD: usize = 16;
 const PREFETCH_FLOW: usize = 8;
 const PREFETCH_CAND: usize = 4;
