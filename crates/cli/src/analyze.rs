@@ -339,6 +339,14 @@ impl FlowStage {
         if let Some(last) = batch.pkts.last() {
             self.now = self.now.max(last.ts);
         }
+        if engine.idle() {
+            // no detector: only the engine's clock moves
+            if let Some((last, c)) = batch.pkts.last().zip(self.ctx.last()) {
+                engine.packet(last, c);
+            }
+            self.write_alerts(eve);
+            return;
+        }
         let mut metas = batch.meta.iter().peekable();
         for (i, (p, c)) in batch.pkts.iter().zip(&self.ctx).enumerate() {
             // ARP frames read before this packet, then the packet, then what

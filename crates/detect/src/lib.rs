@@ -250,7 +250,7 @@ impl Engine {
     /// No detector runs anywhere (`--no-detect`): packets and metadata
     /// need no look-up of their home side or detector set.
     #[inline]
-    fn idle(&self) -> bool {
+    pub fn idle(&self) -> bool {
         self.sets.len() == 1 && self.sets[0].1.is_empty()
     }
 
