@@ -196,7 +196,7 @@ struct HttpWin {
     /// Completed seconds in a row, up to the current one, whose requests
     /// reached the rate a flood needs.
     streak: u32,
-    /// Requests counted since allocation (a judgement every 32).
+    /// Requests counted since allocation.
     total: u64,
 }
 
@@ -211,10 +211,17 @@ impl HttpWin {
         })
     }
 
-    fn add(&mut self, src: &Addr) {
+    /// Counts a request; true every 32nd (a judgement is due).
+    fn add(&mut self, src: &Addr) -> bool {
         self.req[self.cur] = self.req[self.cur].saturating_add(1);
         self.srcs[self.cur].add_hash(hash_addr(src));
         self.total += 1;
+        self.total.is_multiple_of(32)
+    }
+
+    /// Requests in the current second.
+    fn now(&self) -> u32 {
+        self.req[self.cur]
     }
 
     /// Requests and distinct sources over the last `secs` seconds, the
@@ -270,6 +277,11 @@ struct Dest {
 }
 
 impl Dest {
+    /// Packets or requests in the current second: worth judging.
+    fn active(&self) -> bool {
+        self.cur.pkts > 0 || self.http.as_ref().is_some_and(|h| h.now() > 0)
+    }
+
     fn new(now: Nanos) -> Self {
         Dest {
             cur: Win::default(),
@@ -551,7 +563,7 @@ impl Dos {
             return false;
         };
         let need = Self::http_need(cfg, d);
-        let streak = h.streak + (h.req[h.cur] as f64 >= need) as u32;
+        let streak = h.streak + (h.now() as f64 >= need) as u32;
         if streak < cfg.http_sustain_secs.max(1) {
             return false;
         }
@@ -700,6 +712,7 @@ impl Detector for Dos {
         w.pkts += p.frames.max(1) as u64;
         w.bytes += p.wire_len as u64;
         w.new_flows += c.flow.new_flow as u64;
+        let mut http_due = false;
         match p.proto {
             proto::TCP => {
                 let f = p.tcp_flags & (tf::SYN | tf::ACK | tf::RST);
@@ -714,7 +727,7 @@ impl Detector for Dos {
                     && !d.http_meta
                     && (32..=1200).contains(&p.payload_len)
                 {
-                    d.http.get_or_insert_with(HttpWin::new).add(&p.src);
+                    http_due = d.http.get_or_insert_with(HttpWin::new).add(&p.src);
                 }
             }
             proto::UDP => {
@@ -750,7 +763,7 @@ impl Detector for Dos {
             if pk % CHECK_EVERY == 0 {
                 Self::judge(cfg, realert, p.dst, d, p.ts, out);
             }
-        } else if d.http.as_ref().is_some_and(|h| h.total.is_multiple_of(32)) {
+        } else if http_due {
             Self::judge(cfg, realert, p.dst, d, p.ts, out);
         }
     }
@@ -772,9 +785,7 @@ impl Detector for Dos {
             d.http_meta = true;
             d.http = None;
         }
-        let h = d.http.get_or_insert_with(HttpWin::new);
-        h.add(&c.p.src);
-        if h.total.is_multiple_of(32) {
+        if d.http.get_or_insert_with(HttpWin::new).add(&c.p.src) {
             Self::judge(cfg, realert, c.p.dst, d, ts, out);
         }
     }
@@ -879,7 +890,7 @@ impl Detector for Dos {
         let a = cfg.baseline_alpha;
         let full = self.dests.len() * 10 >= cfg.max_dests * 9;
         self.dests.retain(|dst, d| {
-            if d.cur.pkts > 0 || d.http.as_ref().is_some_and(|h| h.req[h.cur] > 0) {
+            if d.active() {
                 d.attacked = false;
                 Self::judge(cfg, realert, *dst, d, now, out);
                 let w = d.cur;
@@ -962,7 +973,7 @@ impl Detector for Dos {
 
     fn finish(&mut self, now: Nanos, out: &mut Out) {
         for (dst, d) in self.dests.iter_mut() {
-            if d.cur.pkts > 0 || d.http.as_ref().is_some_and(|h| h.req[h.cur] > 0) {
+            if d.active() {
                 Self::judge(&self.cfg, self.realert, *dst, d, now, out);
             }
         }
