@@ -341,9 +341,7 @@ impl FlowStage {
         }
         if engine.idle() {
             // no detector: only the engine's clock moves
-            if let Some((last, c)) = batch.pkts.last().zip(self.ctx.last()) {
-                engine.packet(last, c);
-            }
+            engine.tick(self.now);
             self.write_alerts(eve);
             return;
         }

@@ -247,8 +247,8 @@ impl Engine {
         })
     }
 
-    /// No detector runs anywhere (`--no-detect`): packets and metadata
-    /// need no look-up of their home side or detector set.
+    /// No detector runs anywhere (`--no-detect`): a caller need not hand the
+    /// engine packets or metadata, only move its clock ([`Engine::tick`]).
     #[inline]
     pub fn idle(&self) -> bool {
         self.sets.len() == 1 && self.sets[0].1.is_empty()
@@ -305,9 +305,6 @@ impl Engine {
     /// One decoded packet with its flow context.
     pub fn packet(&mut self, p: &PacketInfo, flow: &FlowCtx) {
         self.advance(p.ts);
-        if self.idle() {
-            return;
-        }
         let (src_home, dst_home) = (self.home.contains(p.src), self.home.contains(p.dst));
         let c = Ctx {
             p,
@@ -325,12 +322,6 @@ impl Engine {
 
     /// Application metadata of packet `p` (or an ARP frame when `p` is None).
     pub fn meta(&mut self, p: Option<(&PacketInfo, &FlowCtx)>, m: &Meta) {
-        if self.idle() {
-            if let Some((p, _)) = p {
-                self.advance(p.ts);
-            }
-            return;
-        }
         let home = std::mem::take(&mut self.home);
         let mut pending = std::mem::take(&mut self.pending);
         match p {
