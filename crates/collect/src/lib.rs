@@ -91,8 +91,9 @@ pub struct Malformed {
 
 /// Counters of one collector (serialised in the live sensor's stats).
 ///
-/// Invariant: `datagrams == netflow_v5 + netflow_v9 + ipfix + sflow_v5 +
-/// too_short_header + malformed.unknown_version`, where
+/// Invariant: `datagrams ==` [`CollectStats::by_kind`] `= netflow_v5 +
+/// netflow_v9 + ipfix + sflow_v5 + too_short_header +
+/// malformed.unknown_version`, where
 /// `too_short_header` counts datagrams too short to tell a version (the
 /// other `too_short` counts are inside a version's count).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -140,6 +141,20 @@ pub struct CollectStats {
     /// Sampled headers that are not an IP packet vigil can decode (non-IP,
     /// a fragment, or malformed).
     pub sflow_undecodable_header: u64,
+}
+
+impl CollectStats {
+    /// Datagrams counted by what they turned out to be: every datagram is
+    /// exactly one of a version, too short to have one, or an unknown
+    /// version, so this equals `datagrams`.
+    pub fn by_kind(&self) -> u64 {
+        self.netflow_v5
+            + self.netflow_v9
+            + self.ipfix
+            + self.sflow_v5
+            + self.too_short_header
+            + self.malformed.unknown_version
+    }
 }
 
 /// Decodes flow-export datagrams into [`FlowRecord`]s. One per listening
